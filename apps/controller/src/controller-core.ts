@@ -1,0 +1,23 @@
+import type { Logger } from 'pino';
+import type { ControllerConfig } from './config/controller-config.js';
+import type { InvocationService } from './invoke/invocation-service.js';
+import type { ControllerMetrics } from './metrics/controller-metrics.js';
+import type { CertificateAuthority } from './pki/certificate-authority.js';
+import type { WorkerRegistry } from './registry/worker-registry.js';
+import type { Router } from './routing/router.js';
+
+/** Injection token of {@link ControllerCore} in the HTTP module. */
+export const CONTROLLER_CORE = Symbol('ControllerCore');
+
+/** The parts of a running controller that the HTTP layer reads from. */
+export interface ControllerCore {
+  config: ControllerConfig;
+  ca: CertificateAuthority;
+  registry: WorkerRegistry;
+  router: Router;
+  invocations: InvocationService;
+  metrics: ControllerMetrics;
+  logger: Logger;
+  startedAt: number;
+  version: string;
+}

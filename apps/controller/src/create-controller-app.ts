@@ -1,0 +1,213 @@
+import { readFileSync } from 'node:fs';
+import { Server } from '@grpc/grpc-js';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { builtinCatalog } from '@crank/capabilities';
+import { ControllerService } from '@crank/proto';
+import { pino, type Logger } from 'pino';
+import {
+  compileControllerConfig,
+  splitHostPort,
+  type ControllerConfigInit,
+  type ControllerConfig,
+} from './config/controller-config.js';
+import type { ControllerCore } from './controller-core.js';
+import { createControllerService } from './grpc/controller-service.js';
+import { MtlsListener } from './grpc/mtls-listener.js';
+import { HttpErrorFilter } from './http/http-error-filter.js';
+import { HttpModule } from './http/http-module.js';
+import { InvocationService } from './invoke/invocation-service.js';
+import { StreamRelay } from './invoke/stream-relay.js';
+import { ControllerMetrics } from './metrics/controller-metrics.js';
+import { CertificateAuthority } from './pki/certificate-authority.js';
+import { WorkerRegistry } from './registry/worker-registry.js';
+import { Router } from './routing/router.js';
+import { WorkerConnections } from './routing/worker-connections.js';
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+export interface CreateControllerOptions extends ControllerConfigInit {
+  logger?: Logger;
+}
+
+/** A started controller. */
+export interface ControllerApp {
+  readonly config: ControllerConfig;
+  /** Bound gRPC address (`host:port`), with the real port when 0 was asked. */
+  readonly grpcAddress: string;
+  /** Bound HTTP base URL. */
+  readonly httpUrl: string;
+  readonly core: ControllerCore;
+  /**
+   * Stops in reverse start order: HTTP, gRPC listener (open calls get up to `graceMs`), registry
+   * sweep, worker connections. Idempotent.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Creates and starts a controller: loads or creates the CA under the data dir, issues its own
+ * serving certificate, serves gRPC over mTLS and the HTTP API. `main.ts` only reads env and calls
+ * this; tests call it in-process with port 0.
+ */
+export async function createControllerApp(
+  options: CreateControllerOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ControllerApp> {
+  const config = compileControllerConfig(options, env);
+  const logger =
+    options.logger ?? pino({ name: 'crank-controller', level: env['CRANK_LOG_LEVEL'] ?? 'info' });
+
+  const ca = await CertificateAuthority.loadOrCreate(config.dataDir);
+  if (ca.created) {
+    logger.info(
+      {
+        event: 'ca_created',
+        caCert: ca.files.caCert,
+        caKey: ca.files.caKey,
+        bootstrapToken: ca.files.bootstrapToken,
+      },
+      'created a new certificate authority and bootstrap token',
+    );
+  } else {
+    logger.info({ event: 'ca_loaded', caCert: ca.files.caCert }, 'loaded certificate authority');
+  }
+  const grpcAt = splitHostPort(config.grpcAddr, 'grpcAddr');
+  const own = await ca.issueControllerCertificate(config.certTtlMs, [grpcAt.host]);
+  const identity = { caPem: ca.certPem, certPem: own.certPem, keyPem: own.keyPem };
+
+  const registry = new WorkerRegistry({
+    catalog: builtinCatalog(),
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    missedHeartbeats: config.missedHeartbeats,
+    stuckAfterMs: config.stuckAfterMs,
+    logger,
+  });
+  const router = new Router(registry, config);
+  const connections = new WorkerConnections(identity);
+  registry.addListener({
+    onRemoved: (worker, reason) => {
+      if (reason !== 'replaced') connections.close(worker.id);
+    },
+  });
+  const metrics = new ControllerMetrics(registry, router);
+  const invocations = new InvocationService({
+    router,
+    connections,
+    metrics,
+    maxRetries: config.maxRetries,
+    logger,
+  });
+  const streams = new StreamRelay({ router, connections, metrics, logger });
+  const core: ControllerCore = {
+    config,
+    ca,
+    registry,
+    router,
+    invocations,
+    metrics,
+    logger,
+    startedAt: Date.now(),
+    version: VERSION,
+  };
+
+  const grpcServer = new Server({
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+  });
+  grpcServer.addService(
+    ControllerService,
+    createControllerService({
+      ca,
+      registry,
+      router,
+      invocations,
+      streams,
+      certTtlMs: config.certTtlMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      logger,
+    }),
+  );
+  const listener = await MtlsListener.listen(grpcServer, {
+    host: grpcAt.host,
+    port: grpcAt.port,
+    ...identity,
+    onRefused: (remote, reason) =>
+      logger.warn({ event: 'tls_refused', remote, reason }, 'refused a TLS connection'),
+  });
+  registry.start();
+
+  const httpAt = splitHostPort(config.httpAddr, 'httpAddr');
+  const http = await NestFactory.create<NestFastifyApplication>(
+    HttpModule.forCore(core),
+    new FastifyAdapter({ bodyLimit: 64 * 1024 * 1024 }),
+    { logger: false, abortOnError: false },
+  );
+  http.useGlobalFilters(new HttpErrorFilter(logger));
+  http
+    .getHttpAdapter()
+    .getInstance()
+    .addContentTypeParser(/^(?!application\/json)/, { parseAs: 'buffer' }, (_req, body, done) =>
+      done(null, body),
+    );
+  const document = SwaggerModule.createDocument(
+    http,
+    new DocumentBuilder()
+      .setTitle('Crank controller')
+      .setDescription(
+        'Registry, routing and capability calls. Errors: { "error": { "code", "message", "details" } }.',
+      )
+      .setVersion(VERSION)
+      .build(),
+  );
+  SwaggerModule.setup('docs', http, document, { jsonDocumentUrl: 'docs/json' });
+  await http.listen(httpAt.port, httpAt.host);
+  const httpAddress = http.getHttpServer().address();
+  const httpPort = typeof httpAddress === 'object' && httpAddress ? httpAddress.port : httpAt.port;
+
+  const grpcAddress = `${grpcAt.host.includes(':') ? `[${grpcAt.host}]` : grpcAt.host}:${listener.address.port}`;
+  const httpUrl = `http://${httpAt.host.includes(':') ? `[${httpAt.host}]` : httpAt.host}:${httpPort}`;
+  logger.info(
+    { event: 'controller_started', grpc: grpcAddress, http: httpUrl, dataDir: config.dataDir },
+    'controller started',
+  );
+
+  let closing: Promise<void> | undefined;
+  const close = (graceMs = 5_000): Promise<void> => {
+    closing ??= (async () => {
+      const step = async (name: string, fn: () => Promise<void> | void): Promise<void> => {
+        try {
+          await fn();
+        } catch (error) {
+          logger.warn({ event: 'shutdown_step_failed', step: name, err: error }, 'shutdown step failed');
+        }
+      };
+      await step('http', () => http.close());
+      await step('grpc-listener', () => listener.close());
+      await step(
+        'grpc-server',
+        () =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => {
+              grpcServer.forceShutdown();
+              resolve();
+            }, graceMs);
+            timer.unref();
+            grpcServer.tryShutdown(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          }),
+      );
+      await step('registry', () => registry.stop());
+      await step('connections', () => connections.closeAll());
+      logger.info({ event: 'controller_stopped' }, 'controller stopped');
+    })();
+    return closing;
+  };
+
+  return { config, grpcAddress, httpUrl, core, close };
+}

@@ -1,0 +1,219 @@
+import { randomUUID } from 'node:crypto';
+import {
+  status,
+  type sendUnaryData,
+  type ServerDuplexStream,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type UntypedHandleCall,
+} from '@grpc/grpc-js';
+import { CrankError } from '@crank/capabilities';
+import {
+  CapabilitySummary,
+  IdentityKind,
+  StreamingMode,
+  WorkerSummary,
+  type ControllerServer,
+  type StreamFrame,
+} from '@crank/proto';
+import type { Logger } from 'pino';
+import type { InvocationService } from '../invoke/invocation-service.js';
+import type { StreamRelay } from '../invoke/stream-relay.js';
+import type { CertificateAuthority } from '../pki/certificate-authority.js';
+import type { WorkerRegistry } from '../registry/worker-registry.js';
+import { workerInFlight, workerState } from '../registry/worker-record.js';
+import type { Router } from '../routing/router.js';
+import { asCrankError, toGrpcStatus } from './grpc-errors.js';
+import { peerIdentity, requirePeer, requireWorkerSelf } from './peer-identity.js';
+
+export interface ControllerServiceDeps {
+  ca: CertificateAuthority;
+  registry: WorkerRegistry;
+  router: Router;
+  invocations: InvocationService;
+  streams: StreamRelay;
+  certTtlMs: number;
+  heartbeatIntervalMs: number;
+  logger: Logger;
+}
+
+const STREAMING: Record<string, StreamingMode> = {
+  none: StreamingMode.STREAMING_MODE_NONE,
+  input: StreamingMode.STREAMING_MODE_INPUT,
+  output: StreamingMode.STREAMING_MODE_OUTPUT,
+  bidi: StreamingMode.STREAMING_MODE_BIDI,
+};
+
+/** Answers a unary call from an async function, turning thrown errors into contract statuses. */
+function unary<Req, Res>(
+  logger: Logger,
+  fn: (call: ServerUnaryCall<Req, Res>) => Promise<Res>,
+): (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void {
+  return (call, callback) => {
+    fn(call).then(
+      (response) => callback(null, response),
+      (error: unknown) => {
+        const crank = asCrankError(error);
+        if (crank.code === 'INTERNAL')
+          logger.error({ event: 'rpc_failed', err: error, path: call.getPath() }, 'rpc failed');
+        callback(toGrpcStatus(crank), null);
+      },
+    );
+  };
+}
+
+/** Lists capabilities with their live worker counts, one entry per id and version. */
+export function summarizeCapabilities(registry: WorkerRegistry): CapabilitySummary[] {
+  const summaries = new Map<string, CapabilitySummary>();
+  for (const worker of registry.list()) {
+    for (const offer of worker.offers.values()) {
+      const c = offer.capability;
+      const summary =
+        summaries.get(c.key) ??
+        CapabilitySummary.fromPartial({
+          id: c.id,
+          version: c.version,
+          description: c.definition.description ?? '',
+          streaming: STREAMING[c.definition.streaming],
+          inputSchemaJson: JSON.stringify(c.definition.inputSchema),
+          outputSchemaJson: JSON.stringify(c.definition.outputSchema),
+        });
+      if (offer.ready && !worker.draining) summary.liveWorkers += 1;
+      summaries.set(c.key, summary);
+    }
+  }
+  return [...summaries.values()].sort(
+    (a, b) => a.id.localeCompare(b.id) || a.version.localeCompare(b.version),
+  );
+}
+
+export function summarizeWorkers(registry: WorkerRegistry, router: Router): WorkerSummary[] {
+  return registry.list().map((w) =>
+    WorkerSummary.fromPartial({
+      workerId: w.id,
+      address: w.address,
+      state: workerState(w, router.breakerOpen(w.id)),
+      capabilities: [...w.offers.values()].map((o) => ({
+        id: o.capability.id,
+        version: o.capability.version,
+        ready: o.ready,
+        inFlight: o.inFlight,
+        reason: o.reason,
+      })),
+      inFlight: workerInFlight(w),
+      completed: w.reportedCompleted,
+      lastHeartbeatUnixMs: w.lastHeartbeatAt,
+      gpu: w.gpu,
+    }),
+  );
+}
+
+/** The `crank.v1.Controller` gRPC service. */
+export function createControllerService(deps: ControllerServiceDeps): ControllerServer {
+  const { logger } = deps;
+  const notYet = (_call: unknown, callback: sendUnaryData<never>): void =>
+    callback({ code: status.UNIMPLEMENTED, details: 'jobs are not served by this controller version' }, null);
+
+  const service: ControllerServer = {
+    enroll: unary(logger, async (call) => {
+      const request = call.request;
+      const kind = request.kind === IdentityKind.IDENTITY_KIND_CALLER ? 'caller' : 'worker';
+      const peer = peerIdentity(call);
+      // Renewal: a holder of a valid certificate may get a new one for the same identity without
+      // the bootstrap token.
+      const renewing = peer !== undefined && peer.kind === kind;
+      if (!renewing && !deps.ca.checkToken(request.bootstrapToken)) {
+        throw new CrankError('UNAUTHENTICATED', "bootstrap_token: does not match the controller's token");
+      }
+      const signed = await deps.ca.signCsr(request.csrPem, kind, deps.certTtlMs);
+      if (renewing && signed.identity !== peer.id) {
+        throw new CrankError('PERMISSION_DENIED', `csr_pem: "${peer.id}" may only renew its own identity`);
+      }
+      logger.info(
+        { event: 'enrolled', identity: signed.identity, kind, renewal: renewing },
+        'certificate issued',
+      );
+      return {
+        certificatePem: signed.certPem,
+        caPem: deps.ca.certPem,
+        identity: signed.identity,
+        notAfterUnixMs: signed.notAfter.getTime(),
+      };
+    }),
+
+    register: unary(logger, async (call) => {
+      requireWorkerSelf(call, call.request.workerId);
+      deps.registry.register(call.request);
+      return { heartbeatIntervalMs: deps.heartbeatIntervalMs };
+    }),
+
+    heartbeat: unary(logger, async (call) => {
+      requireWorkerSelf(call, call.request.workerId);
+      deps.registry.heartbeat(call.request);
+      return { heartbeatIntervalMs: deps.heartbeatIntervalMs };
+    }),
+
+    deregister: unary(logger, async (call) => {
+      requireWorkerSelf(call, call.request.workerId);
+      deps.registry.deregister(call.request.workerId, call.request.reason || 'requested');
+      return {};
+    }),
+
+    listCapabilities: unary(logger, async (call) => {
+      requirePeer(call);
+      return { capabilities: summarizeCapabilities(deps.registry) };
+    }),
+
+    listWorkers: unary(logger, async (call) => {
+      requirePeer(call);
+      return { workers: summarizeWorkers(deps.registry, deps.router) };
+    }),
+
+    invoke: unary(logger, async (call) => {
+      const peer = requirePeer(call);
+      const abort = new AbortController();
+      call.on('cancelled', () => abort.abort());
+      const deadline = call.getDeadline();
+      const deadlineMs =
+        deadline instanceof Date
+          ? deadline.getTime()
+          : Number.isFinite(deadline)
+            ? Number(deadline)
+            : undefined;
+      const request = call.request;
+      const result = await deps.invocations.invoke({
+        capability: request.capability,
+        range: request.version,
+        input: request.input ?? { contentType: '', data: Buffer.alloc(0) },
+        requestId: request.requestId || randomUUID(),
+        caller: peer.id,
+        deadlineMs,
+        signal: abort.signal,
+      });
+      return { output: result.output, workerId: result.workerId, version: result.version };
+    }),
+
+    invokeStream: (call: ServerDuplexStream<StreamFrame, StreamFrame>) => {
+      let peer;
+      try {
+        peer = requirePeer(call);
+      } catch (error) {
+        call.emit('error', toGrpcStatus(error));
+        return;
+      }
+      deps.streams.handle(call, peer.id);
+    },
+
+    submitJob: notYet,
+    getJob: notYet,
+    cancelJob: notYet,
+    listJobs: notYet,
+    watchJobs: (call: ServerWritableStream<unknown, unknown>) => {
+      call.emit('error', {
+        code: status.UNIMPLEMENTED,
+        details: 'jobs are not served by this controller version',
+      });
+    },
+  };
+  return service as ControllerServer & Record<string, UntypedHandleCall>;
+}

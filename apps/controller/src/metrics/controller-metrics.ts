@@ -1,0 +1,84 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { WorkerRegistry } from '../registry/worker-registry.js';
+import { workerInFlight, workerState } from '../registry/worker-record.js';
+import type { Router } from '../routing/router.js';
+
+/** Outcome label of `crank_requests_total`: `ok` or the contract error code. */
+export type RequestOutcome = string;
+
+/**
+ * The controller's Prometheus metrics, on a registry of its own (several controllers can run in one
+ * process in tests). Gauges about workers are computed at scrape time from the registry.
+ */
+export class ControllerMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'capability' | 'outcome'>;
+  readonly duration: Histogram<'capability'>;
+  readonly contractViolations: Counter<'capability' | 'worker'>;
+  readonly retries: Counter<'capability'>;
+
+  constructor(workers: WorkerRegistry, router: Router) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'crank_controller_' });
+    this.requests = new Counter({
+      name: 'crank_requests_total',
+      help: 'Calls routed by the controller, by capability and outcome (ok or the contract error code).',
+      labelNames: ['capability', 'outcome'],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: 'crank_request_duration_seconds',
+      help: 'Time from the call reaching the controller to its answer, including queueing.',
+      labelNames: ['capability'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.contractViolations = new Counter({
+      name: 'crank_contract_violations_total',
+      help: 'Worker answers that broke the capability output schema.',
+      labelNames: ['capability', 'worker'],
+      registers,
+    });
+    this.retries = new Counter({
+      name: 'crank_retries_total',
+      help: 'Calls sent again to another worker because the first never accepted them.',
+      labelNames: ['capability'],
+      registers,
+    });
+    new Gauge({
+      name: 'crank_workers',
+      help: 'Live workers by capability and state.',
+      labelNames: ['capability', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const worker of workers.list()) {
+          const state = workerState(worker, router.breakerOpen(worker.id));
+          for (const id of new Set([...worker.offers.values()].map((o) => o.capability.id))) {
+            this.inc({ capability: id, state });
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: 'crank_inflight',
+      help: 'Calls routed to each worker and not yet answered.',
+      labelNames: ['worker'],
+      registers,
+      collect() {
+        this.reset();
+        for (const worker of workers.list()) this.set({ worker: worker.id }, workerInFlight(worker));
+      },
+    });
+    new Gauge({
+      name: 'crank_queue_depth',
+      help: 'Calls waiting for a free worker slot, by capability.',
+      labelNames: ['capability'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [capability, depth] of router.queueDepths()) this.set({ capability }, depth);
+      },
+    });
+  }
+}

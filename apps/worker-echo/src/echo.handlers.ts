@@ -1,0 +1,31 @@
+import { Injectable } from '@nestjs/common';
+import { DEBUG_ECHO, type DebugEchoInput, type DebugEchoOutput } from '@crank/capabilities';
+import { CapabilityError, CapabilityHandler, type HandlerContext } from '@crank/worker-runtime';
+
+/** `debug.echo`: the template for a worker's business logic. */
+@Injectable()
+export class EchoHandlers {
+  @CapabilityHandler(DEBUG_ECHO)
+  async echo(input: DebugEchoInput, ctx: HandlerContext): Promise<DebugEchoOutput> {
+    const receivedAt = new Date().toISOString();
+    if (input.delayMs) await delay(input.delayMs, ctx.signal);
+    if (input.failWith)
+      throw new CapabilityError(input.failWith, `failed on request (failWith=${input.failWith})`);
+    return { message: input.message, workerId: ctx.workerId, receivedAt };
+  }
+}
+
+/** Waits, but gives up as soon as the call is cancelled or its deadline passes. */
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason as Error);
+      },
+      { once: true },
+    );
+  });
+}

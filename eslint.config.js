@@ -1,0 +1,106 @@
+// Flat ESLint config for the whole workspace. Module boundaries encode DESIGN.md section 1:
+// tools/check-boundaries.test.mjs lints fixtures that must fail, proving the rules bite.
+import nx from '@nx/eslint-plugin';
+import importX from 'eslint-plugin-import-x';
+import prettier from 'eslint-config-prettier';
+import jsoncParser from 'jsonc-eslint-parser';
+
+/** Which project tags each tag may depend on (DESIGN.md section 1). Apps are never importable. */
+export const depConstraints = [
+  { sourceTag: 'scope:proto', onlyDependOnLibsWithTags: [] },
+  { sourceTag: 'scope:capabilities', onlyDependOnLibsWithTags: [] },
+  { sourceTag: 'scope:controller-client', onlyDependOnLibsWithTags: ['scope:capabilities', 'scope:proto'] },
+  {
+    sourceTag: 'scope:worker-runtime',
+    onlyDependOnLibsWithTags: ['scope:capabilities', 'scope:proto', 'scope:controller-client'],
+  },
+  {
+    sourceTag: 'scope:testkit',
+    onlyDependOnLibsWithTags: [
+      'scope:worker-runtime',
+      'scope:controller-client',
+      'scope:capabilities',
+      'scope:proto',
+    ],
+  },
+  { sourceTag: 'scope:controller', onlyDependOnLibsWithTags: ['scope:capabilities', 'scope:proto'] },
+  { sourceTag: 'scope:worker', onlyDependOnLibsWithTags: ['scope:worker-runtime', 'scope:capabilities'] },
+  { sourceTag: 'type:lib', notDependOnLibsWithTags: ['type:app'] },
+];
+
+export default [
+  ...nx.configs['flat/base'],
+  ...nx.configs['flat/typescript'],
+  prettier,
+  {
+    ignores: [
+      '**/dist',
+      '**/node_modules',
+      '**/generated/**',
+      '.nx',
+      'tmp',
+      'coverage',
+      'tools/lint-fixtures/**',
+    ],
+  },
+  {
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { 'import-x': importX },
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        { enforceBuildableLibDependency: false, banTransitiveDependencies: true, allow: [], depConstraints },
+      ],
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/explicit-module-boundary-types': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'import-x/no-cycle': 'error',
+      // Apps are deployables, never libraries: share code through a lib under libs/.
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@crank/app-*'], message: 'Apps cannot be imported; move shared code to a lib.' },
+          ],
+        },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "CallExpression[callee.type='MemberExpression'][callee.object.name=/^(describe|it|test)$/][callee.property.name='only']",
+          message: 'Focused tests (.only) silently skip the rest of the suite.',
+        },
+      ],
+    },
+  },
+  {
+    files: ['**/*.spec.ts', '**/test/**/*.ts'],
+    rules: { '@typescript-eslint/explicit-module-boundary-types': 'off' },
+  },
+  {
+    files: ['libs/*/package.json'],
+    languageOptions: { parser: jsoncParser },
+    rules: {
+      '@nx/dependency-checks': [
+        'error',
+        {
+          buildTargets: ['build'],
+          checkMissingDependencies: true,
+          checkObsoleteDependencies: true,
+          checkVersionMismatches: true,
+          ignoredFiles: [
+            '{projectRoot}/**/*.spec.ts',
+            '{projectRoot}/test/**/*',
+            '{projectRoot}/jest.config.js',
+          ],
+        },
+      ],
+    },
+  },
+];

@@ -1,0 +1,39 @@
+// Shared Jest settings. Jest runs in native ESM mode (`node --experimental-vm-modules`) because
+// NestJS 12 ships ESM only; @swc/jest strips types and emits legacy decorators with metadata.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const workspaceRoot = dirname(fileURLToPath(import.meta.url));
+const libs = ['proto', 'capabilities', 'worker-runtime', 'controller-client', 'testkit'];
+
+/** @param {string} projectRoot absolute path of the project using the preset */
+export function jestConfig(projectRoot) {
+  return {
+    rootDir: projectRoot,
+    displayName: projectRoot.slice(workspaceRoot.length + 1),
+    testEnvironment: 'node',
+    extensionsToTreatAsEsm: ['.ts'],
+    testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.test.ts'],
+    transform: {
+      '^.+\\.ts$': [
+        '@swc/jest',
+        {
+          jsc: {
+            target: 'es2022',
+            parser: { syntax: 'typescript', decorators: true },
+            transform: { legacyDecorator: true, decoratorMetadata: true },
+          },
+          module: { type: 'es6' },
+          sourceMaps: 'inline',
+        },
+      ],
+    },
+    moduleNameMapper: {
+      ...Object.fromEntries(
+        libs.map((lib) => [`^@crank/${lib}$`, join(workspaceRoot, 'libs', lib, 'src/index.ts')]),
+      ),
+      '^(\\.{1,2}/.*)\\.js$': '$1',
+    },
+    testTimeout: 30_000,
+  };
+}

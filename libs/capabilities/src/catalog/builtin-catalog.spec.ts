@@ -1,0 +1,191 @@
+import { describe, expect, it } from '@jest/globals';
+import { parseCapabilityDefinition } from '../capability-definition.js';
+import { InvalidInputError } from '../errors.js';
+import { BUILTIN_CAPABILITIES, builtinCatalog } from './index.js';
+
+const PNG_1X1 =
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+const RAW_EMAIL = [
+  'From: Ann Example <ann@example.com>',
+  'To: bob@example.org',
+  'Subject: Lunch?',
+  'Date: Fri, 27 Nov 2026 12:00:00 +0000',
+  'Message-ID: <1@example.com>',
+  '',
+  'Noon at the usual place?',
+].join('\r\n');
+
+interface Samples {
+  goodInput: unknown;
+  badInput: unknown;
+  /** A path the bad input's error must name. */
+  badPath: string;
+  goodOutput: unknown;
+  badOutput: unknown;
+}
+
+const summary = {
+  messageId: '1@example.com',
+  from: { name: 'Ann Example', address: 'ann@example.com' },
+  to: [{ address: 'bob@example.org' }],
+  cc: [],
+  subject: 'Lunch?',
+  date: '2026-11-27T12:00:00Z',
+  attachments: [{ filename: 'menu.pdf', contentType: 'application/pdf', size: 1234 }],
+};
+
+const SAMPLES: Record<string, Samples> = {
+  'debug.echo': {
+    goodInput: { message: 'hello', delayMs: 250, failWith: 'UNAVAILABLE' },
+    badInput: { message: 'hello', failWith: 'OOPS' },
+    badPath: '/failWith',
+    goodOutput: { message: 'hello', workerId: 'worker-1', receivedAt: '2026-11-27T12:00:00.123Z' },
+    badOutput: { message: 'hello', workerId: 'worker-1', receivedAt: 'now' },
+  },
+  'convert.document': {
+    goodInput: {
+      from: 'markdown',
+      to: 'pdf',
+      content: Buffer.from('# Title').toString('base64'),
+      options: { pageSize: 'A4', dpi: 300 },
+    },
+    badInput: { from: 'docx', to: 'pdf', content: 'not base64!' },
+    badPath: '/content',
+    goodOutput: { format: 'pdf', content: 'JVBERi0xLjcK', bytes: 9, pages: 1, warnings: [] },
+    badOutput: { format: 'pdf', content: 'JVBERi0xLjcK', bytes: -1, warnings: [] },
+  },
+  'parse.email': {
+    goodInput: { raw: RAW_EMAIL },
+    badInput: { raw: 'Subject: x', encoding: 'base64' },
+    badPath: '/raw',
+    goodOutput: {
+      ...summary,
+      textBody: 'Noon at the usual place?',
+      headers: { subject: 'Lunch?', 'x-spam': 'no' },
+    },
+    badOutput: { ...summary, headers: { Subject: 'Lunch?' } },
+  },
+  'parse.mbox': {
+    goodInput: { previewChars: 200, includeHeaders: false },
+    badInput: { previewChars: 501 },
+    badPath: '/previewChars',
+    goodOutput: { index: 0, offset: 0, size: 812, ...summary, textPreview: 'Noon at the usual place?' },
+    badOutput: { index: 0, offset: 0, size: 812, ...summary, textPreview: 'x'.repeat(501) },
+  },
+  'classify.email': {
+    goodInput: { subject: 'You won!', from: 'prize@example.net', body: 'Claim your prize now.' },
+    badInput: { subject: 'You won!' },
+    badPath: '/body',
+    goodOutput: { label: 'spam', score: 0.97, model: 'naive-bayes@1' },
+    badOutput: { label: 'spam', score: 1.5, model: 'naive-bayes@1' },
+  },
+  'classify.image': {
+    goodInput: { image: PNG_1X1, topK: 3 },
+    badInput: { image: PNG_1X1, topK: 21 },
+    badPath: '/topK',
+    goodOutput: {
+      predictions: [{ label: 'tabby cat', index: 281, score: 0.82 }],
+      model: 'mobilenet-v2',
+      device: 'gpu',
+    },
+    badOutput: {
+      predictions: [{ label: 'tabby cat', index: 281, score: 0.82 }],
+      model: 'mobilenet-v2',
+      device: 'tpu',
+    },
+  },
+  'stream.aggregate': {
+    goodInput: { key: 'sensor-7', value: 21.5, timestamp: 1_795_000_000_000 },
+    badInput: { key: 'sensor-7', timestamp: 1.5 },
+    badPath: '/value',
+    goodOutput: {
+      key: 'sensor-7',
+      windowStart: 1000,
+      windowEnd: 2000,
+      count: 2,
+      sum: 43,
+      min: 21.5,
+      max: 21.5,
+      mean: 21.5,
+    },
+    badOutput: {
+      key: 'sensor-7',
+      windowStart: 1000,
+      windowEnd: 2000,
+      count: 0,
+      sum: 0,
+      min: 0,
+      max: 0,
+      mean: 0,
+    },
+  },
+};
+
+describe('BUILTIN_CAPABILITIES', () => {
+  it('covers exactly the sampled ids, one version each', () => {
+    expect(builtinCatalog().ids()).toEqual(Object.keys(SAMPLES).sort());
+    expect(BUILTIN_CAPABILITIES.map((capability) => capability.version)).toEqual(Array(7).fill('1.0.0'));
+  });
+
+  it.each(BUILTIN_CAPABILITIES.map((capability) => [capability.key, capability] as const))(
+    '%s survives the wire: its JSON is a valid definition equal to itself',
+    (_key, capability) => {
+      const parsed = parseCapabilityDefinition(JSON.stringify(capability));
+      expect(parsed.definition).toEqual(capability.definition);
+    },
+  );
+
+  it.each(BUILTIN_CAPABILITIES.map((capability) => [capability.key, capability] as const))(
+    '%s schemas are tight: closed objects with a description on every property',
+    (_key, capability) => {
+      for (const schema of [capability.definition.inputSchema, capability.definition.outputSchema]) {
+        const record = schema as {
+          additionalProperties?: unknown;
+          properties?: Record<string, { description?: string }>;
+        };
+        expect(record.additionalProperties).toBe(false);
+        for (const [name, property] of Object.entries(record.properties ?? {})) {
+          expect([name, typeof property.description]).toEqual([name, 'string']);
+        }
+      }
+    },
+  );
+
+  it.each(Object.entries(SAMPLES))('%s accepts a realistic sample and refuses a bad one', (id, samples) => {
+    const capability = builtinCatalog().get(id, '^1');
+    expect(capability.validateInput(samples.goodInput)).toEqual([]);
+    expect(capability.validateOutput(samples.goodOutput)).toEqual([]);
+    expect(() => capability.assertInput(samples.badInput)).toThrow(InvalidInputError);
+    expect(capability.validateInput(samples.badInput).map((issue) => issue.path)).toContain(samples.badPath);
+    expect(capability.validateOutput(samples.badOutput)).not.toEqual([]);
+  });
+
+  it('parse.email checks raw as base64 only when encoding says so', () => {
+    const parseEmail = builtinCatalog().get('parse.email');
+    expect(
+      parseEmail.validateInput({ raw: Buffer.from(RAW_EMAIL).toString('base64'), encoding: 'base64' }),
+    ).toEqual([]);
+    expect(parseEmail.validateInput({ raw: 'Subject: x', encoding: 'utf8' })).toEqual([]);
+  });
+
+  it('stream.aggregate takes window settings alone, as a chunk of their own', () => {
+    const aggregate = builtinCatalog().get('stream.aggregate');
+    expect(aggregate.validateInput({ window: { windowMs: 60_000, allowedLatenessMs: 500 } })).toEqual([]);
+    expect(aggregate.validateInput({ window: { windowMs: 50 } }).map((issue) => issue.path)).toEqual([
+      '/window/windowMs',
+    ]);
+    expect(aggregate.validateInput({ window: {}, key: 'k', value: 1 })).not.toEqual([]);
+  });
+
+  it('debug.echo may fail with every contract code', () => {
+    expect(builtinCatalog().get('debug.echo').definition.errorCodes).toHaveLength(17);
+  });
+
+  it('classify.image declares the codes its workers use', () => {
+    expect(builtinCatalog().get('classify.image').definition.errorCodes).toEqual([
+      'UNSUPPORTED_FORMAT',
+      'INVALID_INPUT',
+      'MODEL_NOT_READY',
+    ]);
+  });
+});

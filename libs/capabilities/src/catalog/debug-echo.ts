@@ -1,0 +1,70 @@
+import { defineCapability } from '../capability-definition.js';
+import { ERROR_CODES, type ErrorCode } from '../error-codes.js';
+
+/** Input of `debug.echo`. */
+export interface DebugEchoInput {
+  message: string;
+  /** Milliseconds the handler waits before answering (0 to 60000). */
+  delayMs?: number;
+  /** Contract code the handler fails with instead of answering. */
+  failWith?: ErrorCode;
+}
+
+/** Output of `debug.echo`. */
+export interface DebugEchoOutput {
+  message: string;
+  workerId: string;
+  /** RFC 3339 date-time at which the worker received the call. */
+  receivedAt: string;
+}
+
+const MESSAGE_MAX = 65_536;
+
+/**
+ * `debug.echo@1.0.0`: answers with the message it was sent and the id of the worker that served it.
+ * Built for tests and smoke checks, so it can also be slow (`delayMs`) or fail on request
+ * (`failWith`, hence every contract code in `errorCodes`).
+ */
+export const DEBUG_ECHO = defineCapability<DebugEchoInput, DebugEchoOutput>({
+  id: 'debug.echo',
+  version: '1.0.0',
+  description:
+    'Echoes the message with the id of the worker that served it. delayMs makes the handler wait ' +
+    '(tests of slow calls, deadlines, cancellation); failWith makes it fail with that contract code.',
+  inputSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['message'],
+    properties: {
+      message: { type: 'string', maxLength: MESSAGE_MAX, description: 'Text to send back.' },
+      delayMs: {
+        type: 'integer',
+        minimum: 0,
+        maximum: 60_000,
+        description: 'Milliseconds the handler waits before answering.',
+      },
+      failWith: {
+        type: 'string',
+        enum: [...ERROR_CODES],
+        description: 'Contract error code the handler fails with instead of answering.',
+      },
+    },
+  },
+  outputSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['message', 'workerId', 'receivedAt'],
+    properties: {
+      message: { type: 'string', maxLength: MESSAGE_MAX, description: 'The message as received.' },
+      workerId: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 256,
+        description: 'Id of the worker that answered.',
+      },
+      receivedAt: { type: 'string', format: 'date-time', description: 'When the worker received the call.' },
+    },
+  },
+  errorCodes: ERROR_CODES,
+  idempotent: true,
+});

@@ -1,0 +1,28 @@
+import type { Capability } from '../capability.js';
+import { CapabilityCatalog } from './capability-catalog.js';
+import { CLASSIFY_EMAIL } from './classify-email.js';
+import { CLASSIFY_IMAGE } from './classify-image.js';
+import { CONVERT_DOCUMENT } from './convert-document.js';
+import { DEBUG_ECHO } from './debug-echo.js';
+import { PARSE_EMAIL } from './parse-email.js';
+import { PARSE_MBOX } from './parse-mbox.js';
+import { STREAM_AGGREGATE } from './stream-aggregate.js';
+
+/** The capabilities the platform ships (DESIGN.md section 7), sorted by id. */
+export const BUILTIN_CAPABILITIES: readonly Capability[] = Object.freeze([
+  CLASSIFY_EMAIL,
+  CLASSIFY_IMAGE,
+  CONVERT_DOCUMENT,
+  DEBUG_ECHO,
+  PARSE_EMAIL,
+  PARSE_MBOX,
+  STREAM_AGGREGATE,
+]);
+
+let builtin: CapabilityCatalog | undefined;
+
+/** The catalog of {@link BUILTIN_CAPABILITIES}; one shared instance, as it is immutable. */
+export function builtinCatalog(): CapabilityCatalog {
+  builtin ??= new CapabilityCatalog(BUILTIN_CAPABILITIES);
+  return builtin;
+}

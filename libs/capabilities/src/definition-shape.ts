@@ -1,0 +1,181 @@
+import 'reflect-metadata';
+import { plainToInstance, Type } from 'class-transformer';
+import {
+  IsArray,
+  IsBoolean,
+  IsDefined,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  Min,
+  ValidateBy,
+  ValidateNested,
+  validateSync,
+  type ValidationArguments,
+  type ValidationError,
+} from 'class-validator';
+import semver from 'semver';
+import type { DefinitionIssue } from './errors.js';
+import type { JsonSchema } from './schema-compiler.js';
+import { STREAMING_MODES, type StreamingMode } from './streaming-mode.js';
+
+/**
+ * The rules on the fields of a capability definition, as class-validator decorators: presence,
+ * types, the id pattern, semver, enums and `resources` ranges. Rules that need an index in the
+ * message (`errorCodes[i]`) or ajv (schema compilation) live in capability-definition.ts.
+ */
+
+const ID_PATTERN = /^[a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*){1,2}$/;
+const ID_MAX_LENGTH = 128;
+
+/** Fields in the order messages list them; also the set of fields a definition may have. */
+export const DEFINITION_FIELDS = [
+  'id',
+  'version',
+  'description',
+  'inputSchema',
+  'outputSchema',
+  'errorCodes',
+  'streaming',
+  'resources',
+  'idempotent',
+] as const;
+export const RESOURCE_FIELDS = ['gpu', 'maxConcurrency', 'memoryMb'] as const;
+
+/** `(got <value>)`, the tail of messages that quote the offending value. */
+function got(args: ValidationArguments): string {
+  return `(got ${JSON.stringify(args.value) ?? String(args.value)})`;
+}
+
+/** Accepts what `semver.valid` accepts, written canonically so that `id@version` keys are unique. */
+function IsSemverVersion(): PropertyDecorator {
+  return ValidateBy({
+    name: 'semver',
+    validator: {
+      validate: (value: unknown) =>
+        typeof value === 'string' &&
+        semver.valid(value) !== null &&
+        /^\d/.test(value) &&
+        value === value.trim(),
+      defaultMessage: (args?: ValidationArguments) => {
+        const value: unknown = args?.value;
+        return typeof value === 'string' && semver.valid(value) !== null
+          ? `must be written without a prefix or spaces, e.g. "${semver.valid(value)}" ${got(args as ValidationArguments)}`
+          : `must be a semver version ${got(args as ValidationArguments)}`;
+      },
+    },
+  });
+}
+
+/** JSON Schema documents are objects or booleans; arrays and scalars are not schemas. */
+function IsSchemaValue(): PropertyDecorator {
+  return ValidateBy({
+    name: 'schemaType',
+    validator: {
+      validate: (value: unknown) =>
+        typeof value === 'boolean' || (typeof value === 'object' && value !== null && !Array.isArray(value)),
+      defaultMessage: () => 'must be a JSON Schema (an object or a boolean)',
+    },
+  });
+}
+
+const POSITIVE_INT = { message: (args: ValidationArguments) => `must be an integer >= 1 ${got(args)}` };
+
+/**
+ * The shape class-validator checks for `resources`. Property decorators apply bottom-up, so the
+ * bottom one is checked first; with `stopAtFirstError` only the first failure per field is
+ * reported. Each field therefore lists its narrowest rule on top and its type check at the bottom,
+ * so that `"4"` is reported as the wrong type rather than as out of range.
+ */
+class ResourcesShape {
+  @IsOptional()
+  @IsBoolean({ message: (args: ValidationArguments) => `must be a boolean ${got(args)}` })
+  gpu?: boolean;
+
+  @IsOptional()
+  @Min(1, POSITIVE_INT)
+  @IsInt(POSITIVE_INT)
+  maxConcurrency?: number;
+
+  @IsOptional()
+  @Min(1, POSITIVE_INT)
+  @IsInt(POSITIVE_INT)
+  memoryMb?: number;
+}
+
+/**
+ * The shape class-validator checks for a whole definition (schemas are compiled separately).
+ * Decorator order is bottom-up, as in {@link ResourcesShape}; `IsDefined` is always checked first.
+ */
+class DefinitionShape {
+  @IsDefined({ message: 'is required' })
+  @Matches(ID_PATTERN, {
+    message: (args: ValidationArguments) =>
+      `must be "verb.noun" or "verb.noun.variant", lower-case segments of [a-z][a-z0-9-]* ${got(args)}`,
+  })
+  @MaxLength(ID_MAX_LENGTH, { message: `must be at most ${ID_MAX_LENGTH} characters` })
+  @IsString({ message: (args: ValidationArguments) => `must be a string ${got(args)}` })
+  id!: string;
+
+  @IsDefined({ message: 'is required' })
+  @IsSemverVersion()
+  @IsString({ message: (args: ValidationArguments) => `must be a string ${got(args)}` })
+  version!: string;
+
+  @IsOptional()
+  @IsString({ message: (args: ValidationArguments) => `must be a string ${got(args)}` })
+  description?: string;
+
+  @IsDefined({ message: 'is required' })
+  @IsSchemaValue()
+  inputSchema!: JsonSchema;
+
+  @IsDefined({ message: 'is required' })
+  @IsSchemaValue()
+  outputSchema!: JsonSchema;
+
+  @IsOptional()
+  @IsArray({ message: (args: ValidationArguments) => `must be an array of error codes ${got(args)}` })
+  errorCodes?: unknown[];
+
+  @IsOptional()
+  @IsIn(STREAMING_MODES, {
+    message: (args: ValidationArguments) => `must be one of ${STREAMING_MODES.join(', ')} ${got(args)}`,
+  })
+  streaming?: StreamingMode;
+
+  @IsOptional()
+  @ValidateNested()
+  @IsObject({ message: (args: ValidationArguments) => `must be an object ${got(args)}` })
+  @Type(() => ResourcesShape)
+  resources?: ResourcesShape;
+
+  @IsOptional()
+  @IsBoolean({ message: (args: ValidationArguments) => `must be a boolean ${got(args)}` })
+  idempotent?: boolean;
+}
+
+function issuesFromClassValidator(errors: readonly ValidationError[], prefix = ''): DefinitionIssue[] {
+  return errors.flatMap((error) => {
+    const field = `${prefix}${error.property}`;
+    const own = Object.entries(error.constraints ?? {}).map(([rule, message]) => ({
+      field,
+      rule: rule === 'isDefined' ? 'required' : rule,
+      message,
+    }));
+    return [...own, ...issuesFromClassValidator(error.children ?? [], `${field}.`)];
+  });
+}
+
+/**
+ * Checks the known fields of a definition against the decorator rules; `known` must hold only
+ * definition fields (unknown ones are reported by the caller, before class-transformer sees them).
+ */
+export function checkDefinitionShape(known: Record<string, unknown>): DefinitionIssue[] {
+  const shape = plainToInstance(DefinitionShape, known);
+  return issuesFromClassValidator(validateSync(shape, { stopAtFirstError: true, forbidUnknownValues: true }));
+}

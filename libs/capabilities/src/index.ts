@@ -1,0 +1,95 @@
+/**
+ * `@crank/capabilities`: what a capability is (definition, schemas, semver), the contract error
+ * codes, and the built-in catalog. Depends on nothing else of Crank's.
+ *
+ * @example
+ * ```ts
+ * import { defineCapability, CapabilityError, builtinCatalog } from '@crank/capabilities';
+ *
+ * const reverse = defineCapability<{ text: string }, { text: string }>({
+ *   id: 'reverse.text',
+ *   version: '1.0.0',
+ *   inputSchema: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } },
+ *   outputSchema: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } },
+ *   errorCodes: ['INVALID_INPUT'],
+ * });
+ *
+ * const input = reverse.assertInput({ text: 'abc' }); // throws InvalidInputError: "input /text: must be string"
+ * if (input.text === '') throw new CapabilityError('INVALID_INPUT', 'text: must not be empty');
+ * reverse.satisfies('^1'); // true
+ *
+ * const echo = builtinCatalog().get('debug.echo', '^1.0.0');
+ * echo.assertOutput({ message: 'hi', workerId: 'w1', receivedAt: new Date().toISOString() });
+ * ```
+ *
+ * @packageDocumentation
+ */
+export { GrpcStatus, type GrpcStatusCode, type GrpcStatusName } from './grpc-status.js';
+export {
+  ERROR_CODES,
+  ERROR_CODE_STATUS,
+  grpcStatusOf,
+  httpStatusOf,
+  isErrorCode,
+  type ErrorCode,
+  type ErrorCodeStatus,
+} from './error-codes.js';
+export {
+  CapabilityError,
+  CapabilityMismatchError,
+  ContractViolationError,
+  CrankError,
+  crankErrorFrom,
+  InvalidCapabilityError,
+  InvalidInputError,
+  NotFoundError,
+  type CrankErrorJson,
+  type CrankErrorOptions,
+  type DefinitionIssue,
+} from './errors.js';
+export type { SchemaIssue } from './schema-issue.js';
+export { schemaCacheSize, type JsonSchema } from './schema-compiler.js';
+export {
+  DEFAULT_MAX_CONCURRENCY,
+  defineCapability,
+  parseCapabilityDefinition,
+  type CapabilityDefinition,
+  type CapabilityDefinitionInit,
+  type CapabilityResources,
+  type CapabilityResourcesInit,
+} from './capability-definition.js';
+export { STREAMING_MODES, type StreamingMode } from './streaming-mode.js';
+export { Capability } from './capability.js';
+export { assertValidRange, describeVersions, pickHighest, satisfiesRange } from './version-range.js';
+export { checkAgainstCatalog, compareWithCatalog } from './catalog-check.js';
+export { CapabilityCatalog } from './catalog/capability-catalog.js';
+export { BUILTIN_CAPABILITIES, builtinCatalog } from './catalog/index.js';
+export {
+  CLASSIFY_EMAIL,
+  type ClassifyEmailInput,
+  type ClassifyEmailOutput,
+} from './catalog/classify-email.js';
+export {
+  CLASSIFY_IMAGE,
+  type ClassifyImageInput,
+  type ClassifyImageOutput,
+  type ImagePrediction,
+} from './catalog/classify-image.js';
+export {
+  CONVERT_DOCUMENT,
+  type ConvertDocumentInput,
+  type ConvertDocumentOutput,
+  type DocumentSourceFormat,
+  type DocumentTargetFormat,
+} from './catalog/convert-document.js';
+export { DEBUG_ECHO, type DebugEchoInput, type DebugEchoOutput } from './catalog/debug-echo.js';
+export type { EmailAddress, EmailAttachment, EmailSummaryFields } from './catalog/email-summary-schema.js';
+export { PARSE_EMAIL, type ParseEmailInput, type ParseEmailOutput } from './catalog/parse-email.js';
+export { PARSE_MBOX, type ParseMboxOptions, type ParseMboxRecord } from './catalog/parse-mbox.js';
+export {
+  STREAM_AGGREGATE,
+  type AggregateEvent,
+  type AggregateWindowChunk,
+  type StreamAggregateInput,
+  type StreamAggregateOutput,
+} from './catalog/stream-aggregate.js';

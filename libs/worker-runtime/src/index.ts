@@ -1,0 +1,42 @@
+/**
+ * Everything a Crank worker needs except its business logic: enrollment with the controller's CA,
+ * an mTLS gRPC server, registration, heartbeats, certificate renewal, drain on shutdown, input and
+ * output validation, concurrency limits, gRPC health, and HTTP /health /metrics /version /docs.
+ *
+ * @example Plain Node
+ * ```ts
+ * import { builtinCatalog } from '@crank/capabilities';
+ * import { serve, startWorker } from '@crank/worker-runtime';
+ *
+ * const echo = builtinCatalog().get('debug.echo', '^1');
+ * const worker = await startWorker({
+ *   name: 'echo',
+ *   capabilities: [serve(echo, (input, ctx) => ({ ...input, workerId: ctx.workerId }))],
+ * });
+ * process.on('SIGTERM', () => void worker.stop());
+ * ```
+ *
+ * @example NestJS
+ * ```ts
+ * @Module({ imports: [CrankWorkerModule.forRoot({ name: 'echo', capabilities: [echo] })], providers: [EchoHandlers] })
+ * class AppModule {}
+ * // EchoHandlers has a method marked @CapabilityHandler(echo); call app.enableShutdownHooks().
+ * ```
+ */
+export { CrankWorker, startWorker, type WorkerState } from './crank-worker.js';
+export {
+  binary,
+  serve,
+  type BinaryOutput,
+  type Handler,
+  type HandlerContext,
+  type ServedCapability,
+} from './handler.js';
+export { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from './worker-options.js';
+export { CapabilityHandler } from './nest/capability-handler.decorator.js';
+export {
+  CrankWorkerHost,
+  CrankWorkerModule,
+  type CrankWorkerModuleOptions,
+} from './nest/crank-worker.module.js';
+export { CapabilityError, CrankError } from '@crank/capabilities';

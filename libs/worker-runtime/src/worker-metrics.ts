@@ -1,0 +1,54 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CapabilitySlots } from './capability-slots.js';
+
+/** A worker's Prometheus metrics, on its own registry. */
+export class WorkerMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'capability' | 'version' | 'outcome'>;
+  readonly duration: Histogram<'capability'>;
+
+  constructor(slots: CapabilitySlots, labels: Record<string, string>) {
+    this.registry.setDefaultLabels(labels);
+    collectDefaultMetrics({ register: this.registry, prefix: 'crank_worker_' });
+    const registers = [this.registry];
+    this.requests = new Counter({
+      name: 'crank_worker_requests_total',
+      help: 'Calls handled by this worker, by capability, version and outcome (ok or the contract error code).',
+      labelNames: ['capability', 'version', 'outcome'],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: 'crank_worker_request_duration_seconds',
+      help: 'Handler time per call, from acceptance to answer.',
+      labelNames: ['capability'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    new Gauge({
+      name: 'crank_worker_inflight',
+      help: 'Calls being handled now, by capability.',
+      labelNames: ['capability'],
+      registers,
+      collect() {
+        this.reset();
+        for (const entry of slots.entries.values())
+          this.set({ capability: entry.served.capability.id }, entry.inFlight);
+      },
+    });
+    new Gauge({
+      name: 'crank_worker_capability_ready',
+      help: '1 when the capability is ready to serve (model loaded), else 0.',
+      labelNames: ['capability', 'version'],
+      registers,
+      collect() {
+        this.reset();
+        for (const entry of slots.entries.values()) {
+          this.set(
+            { capability: entry.served.capability.id, version: entry.served.capability.version },
+            entry.ready ? 1 : 0,
+          );
+        }
+      },
+    });
+  }
+}

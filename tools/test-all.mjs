@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// `npm test`: formatting, generated-code freshness, then lint, type check, unit and integration
+// tests and builds for every project (Nx, cached), the workspace tool tests, and the package check.
+// Ends with one summary line: "N passed, N failed, N skipped".
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const resultsDir = join(root, 'tmp/test-results');
+const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' };
+const nx = join(root, 'node_modules/nx/bin/nx.js');
+const totals = { passed: 0, failed: 0, skipped: 0 };
+
+function step(title, cmd, args, options = {}) {
+  console.log(`\n==> ${title}`);
+  const result = spawnSync(cmd, args, {
+    cwd: root,
+    env,
+    stdio: options.capture ? 'pipe' : 'inherit',
+    encoding: 'utf8',
+  });
+  if (options.capture) process.stdout.write(result.stdout + result.stderr);
+  return result;
+}
+
+function fail(title) {
+  console.error(`\nnpm test failed at: ${title}`);
+  summary();
+  process.exit(1);
+}
+
+function summary() {
+  if (existsSync(resultsDir)) {
+    for (const file of readdirSync(resultsDir).filter((f) => f.endsWith('.json'))) {
+      const r = JSON.parse(readFileSync(join(resultsDir, file), 'utf8'));
+      totals.passed += r.numPassedTests;
+      totals.failed += r.numFailedTests;
+      totals.skipped += r.numPendingTests + r.numTodoTests;
+    }
+  }
+  console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+}
+
+rmSync(resultsDir, { recursive: true, force: true });
+const checks = [
+  [
+    'formatting (prettier)',
+    process.execPath,
+    [join(root, 'node_modules/prettier/bin/prettier.cjs'), '--check', '--log-level=warn', '.'],
+  ],
+  ['generated proto code is fresh', process.execPath, ['tools/proto-generate.mjs', '--check']],
+  [
+    'lint, typecheck, test, build (all projects)',
+    process.execPath,
+    [nx, 'run-many', '-t', 'lint', 'typecheck', 'test', 'build', '--parallel=2', '--outputStyle=static'],
+  ],
+];
+for (const [title, cmd, args] of checks) {
+  if (step(title, cmd, args).status !== 0) fail(title);
+}
+
+const tools = step('workspace tool tests (node --test)', process.execPath, ['--test', 'tools/'], {
+  capture: true,
+});
+const count = (name) => Number(new RegExp(`^# ${name} (\\d+)`, 'm').exec(tools.stdout)?.[1] ?? 0);
+totals.passed += count('pass');
+totals.failed += count('fail');
+totals.skipped += count('skipped') + count('todo');
+if (tools.status !== 0) fail('workspace tool tests');
+
+if (
+  step('packages install from tarballs (tools/verify-packages)', process.execPath, [
+    'tools/verify-packages.mjs',
+    '--no-build',
+  ]).status !== 0
+) {
+  fail('verify-packages');
+}
+summary();

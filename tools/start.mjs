@@ -18,7 +18,15 @@ const apps = ['controller', ...workers];
 
 const build = spawnSync(
   process.execPath,
-  [join(root, 'node_modules/nx/bin/nx.js'), 'run-many', '-t', 'build', '-p', ...apps, '--outputStyle=static'],
+  [
+    join(root, 'node_modules/nx/dist/bin/nx.js'),
+    'run-many',
+    '-t',
+    'build',
+    '-p',
+    ...apps,
+    '--outputStyle=static',
+  ],
   { cwd: root, env, stdio: 'inherit' },
 );
 if (build.status !== 0) process.exit(build.status ?? 1);
@@ -60,7 +68,10 @@ async function stop(code = 0) {
       names
         .map((n) => children.get(n))
         .filter(Boolean)
-        .map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)))),
+        .map(
+          (child) =>
+            new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve))),
+        ),
     );
   for (const name of workers) children.get(name)?.kill('SIGTERM');
   await waitFor(workers);

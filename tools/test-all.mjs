@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const resultsDir = join(root, 'tmp/test-results');
 const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' };
-const nx = join(root, 'node_modules/nx/bin/nx.js');
+const nx = join(root, 'node_modules/nx/dist/bin/nx.js');
 const totals = { passed: 0, failed: 0, skipped: 0 };
 
 function step(title, cmd, args, options = {}) {

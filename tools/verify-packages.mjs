@@ -10,16 +10,35 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-/** Each package and a few exports that must be there once it is installed. */
+/** The published packages. */
 const PACKAGES = [
+  'libs/proto',
+  'libs/capabilities',
+  'libs/controller-client',
+  'libs/worker-runtime',
+  'libs/testkit',
+];
+/** Entry points imported from the scratch project, each with exports that must be there. */
+const ENTRIES = [
   {
-    dir: 'libs/proto',
+    name: '@crank/proto',
     exports: ['ControllerClient', 'WorkerService', 'InvokeRequest', 'errorInfoToMetadata'],
   },
-  { dir: 'libs/capabilities', exports: ['defineCapability', 'builtinCatalog', 'CrankError', 'ERROR_CODES'] },
-  { dir: 'libs/controller-client', exports: [] },
-  { dir: 'libs/worker-runtime', exports: [] },
-  { dir: 'libs/testkit', exports: [] },
+  {
+    name: '@crank/capabilities',
+    exports: ['defineCapability', 'builtinCatalog', 'CrankError', 'ERROR_CODES'],
+  },
+  { name: '@crank/controller-client', exports: ['CrankClient', 'connectClient', 'enroll'] },
+  { name: '@crank/worker-runtime', exports: ['startWorker', 'serve', 'CrankWorker', 'CapabilityError'] },
+  { name: '@crank/worker-runtime/nest', exports: ['CrankWorkerModule', 'CapabilityHandler'] },
+  { name: '@crank/testkit', exports: ['runConformance', 'assertConformance'] },
+];
+/** Optional peers a NestJS worker brings itself; installed so the `/nest` entry can load. */
+const NEST_PEERS = [
+  '@nestjs/common@^12.5.0',
+  '@nestjs/core@^12.5.0',
+  'reflect-metadata@^0.2.2',
+  'rxjs@^7.8.2',
 ];
 
 const run = (cmd, args, cwd) =>
@@ -29,12 +48,12 @@ if (!process.argv.includes('--no-build')) {
   run(
     process.execPath,
     [
-      join(root, 'node_modules/nx/bin/nx.js'),
+      join(root, 'node_modules/nx/dist/bin/nx.js'),
       'run-many',
       '-t',
       'build',
       '-p',
-      ...PACKAGES.map((p) => p.dir.split('/')[1]),
+      ...PACKAGES.map((dir) => dir.split('/')[1]),
     ],
     root,
   );
@@ -43,8 +62,8 @@ if (!process.argv.includes('--no-build')) {
 const scratch = mkdtempSync(join(tmpdir(), 'crank-verify-'));
 try {
   const tarballs = [];
-  for (const pkg of PACKAGES) {
-    const manifest = JSON.parse(readFileSync(join(root, pkg.dir, 'package.json'), 'utf8'));
+  for (const dir of PACKAGES) {
+    const manifest = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'));
     if (manifest.private) throw new Error(`${manifest.name} is private and cannot be published`);
     for (const field of ['exports', 'types', 'files', 'version', 'license']) {
       if (!manifest[field]) throw new Error(`${manifest.name}: package.json has no "${field}"`);
@@ -54,7 +73,7 @@ try {
         throw new Error(`${manifest.name}: dependency ${name} points at "${range}"`);
     }
     const [packed] = JSON.parse(
-      run('npm', ['pack', '--json', '--pack-destination', scratch], join(root, pkg.dir)),
+      run('npm', ['pack', '--json', '--pack-destination', scratch], join(root, dir)),
     );
     const files = packed.files.map((f) => f.path);
     if (!files.includes('dist/index.js') || !files.includes('dist/index.d.ts')) {
@@ -62,7 +81,7 @@ try {
     }
     const leaked = files.filter((f) => f.endsWith('.spec.js') || f.startsWith('src/'));
     if (leaked.length > 0) throw new Error(`${manifest.name}: tarball ships ${leaked.join(', ')}`);
-    tarballs.push({ ...pkg, name: manifest.name, file: join(scratch, packed.filename), size: packed.size });
+    tarballs.push({ name: manifest.name, file: join(scratch, packed.filename), size: packed.size });
   }
 
   writeFileSync(
@@ -78,20 +97,19 @@ try {
       '--prefer-offline',
       '--loglevel=error',
       ...tarballs.map((t) => t.file),
+      ...NEST_PEERS,
     ],
     scratch,
   );
 
-  const check = tarballs
-    .map(
-      (t) => `{
+  const check = ENTRIES.map(
+    (t) => `{
   const m = await import(${JSON.stringify(t.name)});
   const missing = ${JSON.stringify(t.exports)}.filter((name) => !(name in m));
   if (missing.length) throw new Error(${JSON.stringify(t.name)} + ' lacks exports: ' + missing.join(', '));
   console.log('  ' + ${JSON.stringify(t.name)} + ': ' + Object.keys(m).length + ' exports');
 }`,
-    )
-    .join('\n');
+  ).join('\n');
   writeFileSync(join(scratch, 'check.mjs'), check);
   const output = run(process.execPath, ['check.mjs'], scratch);
   // Nested copies would mean a tarball's @crank dependency was resolved from somewhere else.
@@ -104,7 +122,7 @@ try {
     .filter((line) => /node_modules\/@crank\/[^/]+\/node_modules\/@crank\//.test(line));
   if (nested.length > 0) throw new Error(`nested @crank copies: ${nested.join(', ')}`);
   console.log(
-    `verify-packages: ${tarballs.length} packages packed, installed outside the repo and imported as ESM:`,
+    `verify-packages: ${tarballs.length} packages packed, installed outside the repo, ${ENTRIES.length} entry points imported as ESM:`,
   );
   process.stdout.write(output);
 } finally {

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DEBUG_ECHO } from '@crank/capabilities';
-import { CrankWorkerModule } from '@crank/worker-runtime';
+import { CrankWorkerModule } from '@crank/worker-runtime/nest';
 import { EchoHandlers } from './echo.handlers.js';
 
 @Module({

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DEBUG_ECHO, type DebugEchoInput, type DebugEchoOutput } from '@crank/capabilities';
-import { CapabilityError, CapabilityHandler, type HandlerContext } from '@crank/worker-runtime';
+import { CapabilityError, type HandlerContext } from '@crank/worker-runtime';
+import { CapabilityHandler } from '@crank/worker-runtime/nest';
 
 /** `debug.echo`: the template for a worker's business logic. */
 @Injectable()

@@ -16,7 +16,7 @@
  * process.on('SIGTERM', () => void worker.stop());
  * ```
  *
- * @example NestJS
+ * @example NestJS (entry point `@crank/worker-runtime/nest`)
  * ```ts
  * @Module({ imports: [CrankWorkerModule.forRoot({ name: 'echo', capabilities: [echo] })], providers: [EchoHandlers] })
  * class AppModule {}

@@ -25,7 +25,11 @@ export const depConstraints = [
   },
   { sourceTag: 'scope:controller', onlyDependOnLibsWithTags: ['scope:capabilities', 'scope:proto'] },
   { sourceTag: 'scope:worker', onlyDependOnLibsWithTags: ['scope:worker-runtime', 'scope:capabilities'] },
-  { sourceTag: 'type:lib', notDependOnLibsWithTags: ['type:app'] },
+  {
+    sourceTag: 'scope:e2e',
+    onlyDependOnLibsWithTags: ['scope:worker-runtime', 'scope:controller-client', 'scope:capabilities', 'scope:proto'],
+  },
+  { sourceTag: 'type:lib', notDependOnLibsWithTags: ['type:app', 'type:e2e'] },
 ];
 
 export default [

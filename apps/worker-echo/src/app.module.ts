@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
-import { DEBUG_ECHO } from '@crank/capabilities';
+import { ECHO } from './echo-capability.js';
 import { CrankWorkerModule } from '@crank/worker-runtime/nest';
 import { EchoHandlers } from './echo.handlers.js';
 
 @Module({
-  imports: [CrankWorkerModule.forRoot({ name: 'echo', capabilities: [DEBUG_ECHO] })],
+  imports: [CrankWorkerModule.forRoot({ name: 'echo', capabilities: [ECHO] })],
   providers: [EchoHandlers],
 })
 export class AppModule {}

@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { DEBUG_ECHO, type DebugEchoInput, type DebugEchoOutput } from '@crank/capabilities';
+import type { DebugEchoInput, DebugEchoOutput } from '@crank/capabilities';
 import { CapabilityError, type HandlerContext } from '@crank/worker-runtime';
 import { CapabilityHandler } from '@crank/worker-runtime/nest';
+import { ECHO } from './echo-capability.js';
 
 /** `debug.echo`: the template for a worker's business logic. */
 @Injectable()
 export class EchoHandlers {
-  @CapabilityHandler(DEBUG_ECHO)
+  @CapabilityHandler(ECHO)
   async echo(input: DebugEchoInput, ctx: HandlerContext): Promise<DebugEchoOutput> {
     const receivedAt = new Date().toISOString();
     if (input.delayMs) await delay(input.delayMs, ctx.signal);

@@ -9,7 +9,14 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import { CrankError } from '@crank/capabilities';
-import { CrankClient, enroll, isTransient, readTrust, type TlsIdentity } from '@crank/controller-client';
+import {
+  CrankClient,
+  enroll,
+  errorFromServiceError,
+  isTransient,
+  readTrust,
+  type TlsIdentity,
+} from '@crank/controller-client';
 import {
   DeregisterRequest,
   HealthService as HealthServiceDefinition,
@@ -172,7 +179,7 @@ export class CrankWorker {
         { register: () => this.register(), heartbeat: () => this.sendHeartbeat() },
         { intervalMs: this.options.heartbeatIntervalMs, maxBackoffMs: this.options.maxBackoffMs, logger },
       );
-      this.heartbeat.start();
+      this.heartbeat.start(await this.registerFirst());
       this.renewer = new CertificateRenewer(
         this.identity,
         (current) =>
@@ -316,6 +323,26 @@ export class CrankWorker {
       inFlight: e.inFlight,
       reason: e.reason,
     }));
+  }
+
+  /**
+   * The first registration, awaited so that a declaration the controller refuses for good (a
+   * contract that contradicts the catalog) fails the start. Undefined when the controller is
+   * unreachable: the heartbeat loop keeps trying while the worker serves.
+   */
+  private async registerFirst(): Promise<number | undefined> {
+    try {
+      const intervalMs = await this.register();
+      this.options.logger.info(
+        { event: 'registered', heartbeatIntervalMs: intervalMs },
+        'registered with controller',
+      );
+      return intervalMs;
+    } catch (error) {
+      const crank = errorFromServiceError(error as ServiceError);
+      if (crank.retryable || crank.code === 'DEADLINE_EXCEEDED') return undefined;
+      throw crank;
+    }
   }
 
   private register(): Promise<number> {

@@ -42,11 +42,20 @@ export class HeartbeatLoop {
     return this.registered;
   }
 
-  /** Registers now and keeps beating until {@link stop}. */
-  start(): void {
+  /**
+   * Keeps beating until {@link stop}. Registers first unless `registeredIntervalMs` says the
+   * caller already did (with the interval the controller answered).
+   */
+  start(registeredIntervalMs?: number): void {
     if (this.running) return;
     this.running = true;
-    this.schedule(0);
+    if (registeredIntervalMs === undefined) {
+      this.schedule(0);
+      return;
+    }
+    this.intervalMs = registeredIntervalMs;
+    this.setRegistered(true);
+    this.schedule(this.jittered(this.intervalMs));
   }
 
   /** Sends a beat now (e.g. to report draining at once), outside the schedule. */

@@ -90,7 +90,7 @@ export async function createControllerApp(
   const connections = new WorkerConnections(identity);
   registry.addListener({
     onRemoved: (worker, reason) => {
-      if (reason !== 'replaced') connections.close(worker.id);
+      if (reason !== 'replaced') connections.retire(worker.id);
     },
   });
   const metrics = new ControllerMetrics(registry, router);

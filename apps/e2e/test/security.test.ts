@@ -14,7 +14,7 @@ import {
 } from '@crank/controller-client';
 import { ControllerClient, DeregisterRequest, HeartbeatRequest } from '@crank/proto';
 import { serve, startWorker, type CrankWorker } from '@crank/worker-runtime';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Cluster } from './harness.js';
 
 function rawCall<T>(start: (cb: (error: ServiceError | null, res: T) => void) => void): Promise<T> {
@@ -152,7 +152,7 @@ describe('contracts between worker and catalog', () => {
     await cluster?.close();
   });
 
-  const location = (): { controllerUrl: string; dataDir: string; logger: ReturnType<typeof pino> } => ({
+  const location = (): { controllerUrl: string; dataDir: string; logger: Logger } => ({
     controllerUrl: cluster.grpcAddress,
     dataDir: cluster.dataDir,
     logger: pino({ level: 'silent' }),

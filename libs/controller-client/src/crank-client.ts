@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Metadata, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type ChannelOptions, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { CrankError } from '@crank/capabilities';
 import {
   ControllerClient,
@@ -78,10 +78,20 @@ export interface InvocationStream<O> extends AsyncIterable<O> {
 export class CrankClient {
   protected constructor(private readonly grpc: ControllerClient) {}
 
-  /** A client for `address` speaking mTLS with `identity`. Does no I/O until the first call. */
-  static create(address: string, identity: Pick<TlsIdentity, 'caPem' | 'keyPem' | 'certPem'>): CrankClient {
+  /**
+   * A client for `address` speaking mTLS with `identity`. Does no I/O until the first call.
+   * `channelOptions` override grpc-js channel settings (e.g. reconnect backoff).
+   */
+  static create(
+    address: string,
+    identity: Pick<TlsIdentity, 'caPem' | 'keyPem' | 'certPem'>,
+    channelOptions: ChannelOptions = {},
+  ): CrankClient {
     return new CrankClient(
-      new ControllerClient(address, channelCredentials(identity.caPem, identity), controllerChannelOptions()),
+      new ControllerClient(address, channelCredentials(identity.caPem, identity), {
+        ...controllerChannelOptions(),
+        ...channelOptions,
+      }),
     );
   }
 

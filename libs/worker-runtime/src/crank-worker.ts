@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import {
@@ -81,6 +82,8 @@ export class CrankWorker {
   private grpcPort_ = 0;
 
   protected constructor(private readonly options: CompiledWorkerOptions) {
+    // Every running call listens on the drain signal; there may be thousands.
+    setMaxListeners(0, this.drainAbort.signal);
     this.slots = new CapabilitySlots(options.capabilities);
     this.metrics = new WorkerMetrics(this.slots, { worker: options.name });
   }
@@ -154,7 +157,7 @@ export class CrankWorker {
     const { logger } = this.options;
     try {
       this.identity = await this.enrollWithRetry();
-      this.client_ = CrankClient.create(this.options.location.address, this.identity);
+      this.client_ = this.controllerClient(this.identity);
       this.provider = new IdentityProvider(this.identity);
       await this.startGrpc();
       this.httpServer = await startHttpEndpoints(
@@ -279,8 +282,20 @@ export class CrankWorker {
     this.identity = next;
     this.provider?.update(next);
     const previous = this.client_;
-    this.client_ = CrankClient.create(this.options.location.address, next);
+    this.client_ = this.controllerClient(next);
     previous?.close();
+  }
+
+  /**
+   * The controller channel reconnects no slower than the heartbeat interval (grpc-js would back
+   * off up to two minutes), so a restarted controller hears from this worker within one beat.
+   */
+  private controllerClient(identity: TlsIdentity): CrankClient {
+    const intervalMs = this.options.heartbeatIntervalMs;
+    return CrankClient.create(this.options.location.address, identity, {
+      'grpc.initial_reconnect_backoff_ms': Math.min(100, intervalMs),
+      'grpc.max_reconnect_backoff_ms': Math.max(100, intervalMs),
+    });
   }
 
   private describe(): RegisterRequest {

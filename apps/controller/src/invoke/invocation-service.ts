@@ -114,7 +114,8 @@ export class InvocationService {
   }
 
   private execute(lease: Lease, call: InvokeCall): Promise<{ output: Payload }> {
-    const client = this.options.connections.get(lease.worker);
+    const { connections } = this.options;
+    const client = connections.acquire(lease.worker);
     const request = ExecuteRequest.fromPartial({
       capability: call.capability,
       version: lease.capability.version,
@@ -130,6 +131,7 @@ export class InvocationService {
         call.deadlineMs === undefined ? {} : { deadline: call.deadlineMs },
         (error: ServiceError | null, response) => {
           call.signal?.removeEventListener('abort', onAbort);
+          connections.done(lease.worker.id, client);
           if (!error) {
             resolve({ output: response.output ?? { contentType: '', data: Buffer.alloc(0) } });
             return;

@@ -145,11 +145,13 @@ export class StreamRelay {
           ? Number(deadline)
           : undefined;
     const lease = await this.options.router.acquire(capabilityId, range, { deadlineMs, signal });
-    const client = this.options.connections.get(lease.worker);
+    const { connections } = this.options;
+    const client = connections.acquire(lease.worker);
     const worker = client.executeStream(
       new Metadata(),
       deadlineMs === undefined ? {} : { deadline: deadlineMs },
     );
+    worker.on('status', () => connections.done(lease.worker.id, client));
     worker.write(
       StreamFrame.fromPartial({
         frame: {

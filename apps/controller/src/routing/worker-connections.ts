@@ -9,7 +9,11 @@ import type { TlsIdentity } from '../grpc/mtls-listener.js';
  * it registered.
  */
 export class WorkerConnections {
-  private readonly clients = new Map<string, { address: string; client: WorkerClient }>();
+  /** `active` counts calls in progress; a retired connection closes when it drops to zero. */
+  private readonly clients = new Map<
+    string,
+    { address: string; client: WorkerClient; active: number; retired: boolean }
+  >();
   private channelCredentials: ChannelCredentials;
 
   constructor(identity: TlsIdentity) {
@@ -22,10 +26,14 @@ export class WorkerConnections {
     this.closeAll();
   }
 
-  get(worker: WorkerRecord): WorkerClient {
+  /** The client for a worker, counted as in use until {@link done} is called for it. */
+  acquire(worker: WorkerRecord): WorkerClient {
     const existing = this.clients.get(worker.id);
-    if (existing && existing.address === worker.address) return existing.client;
-    existing?.client.close();
+    if (existing && existing.address === worker.address && !existing.retired) {
+      existing.active += 1;
+      return existing.client;
+    }
+    if (existing && existing.active === 0) existing.client.close();
     const client = new WorkerClient(worker.address, this.channelCredentials, {
       'grpc.ssl_target_name_override': worker.id,
       'grpc.default_authority': worker.id,
@@ -33,13 +41,37 @@ export class WorkerConnections {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
       'grpc.max_send_message_length': 64 * 1024 * 1024,
     });
-    this.clients.set(worker.id, { address: worker.address, client });
+    this.clients.set(worker.id, { address: worker.address, client, active: 1, retired: false });
     return client;
   }
 
-  close(workerId: string): void {
-    this.clients.get(workerId)?.client.close();
-    this.clients.delete(workerId);
+  /** Ends one use of a worker's client taken with {@link acquire}. */
+  done(workerId: string, client: WorkerClient): void {
+    const entry = this.clients.get(workerId);
+    if (!entry || entry.client !== client) {
+      // The worker re-registered elsewhere meanwhile; this client is no longer indexed.
+      return;
+    }
+    entry.active -= 1;
+    if (entry.retired && entry.active === 0) {
+      entry.client.close();
+      this.clients.delete(workerId);
+    }
+  }
+
+  /**
+   * Closes a worker's connection once its calls in progress are done: a draining worker that
+   * deregistered still answers the calls it accepted.
+   */
+  retire(workerId: string): void {
+    const entry = this.clients.get(workerId);
+    if (!entry) return;
+    if (entry.active === 0) {
+      entry.client.close();
+      this.clients.delete(workerId);
+    } else {
+      entry.retired = true;
+    }
   }
 
   closeAll(): void {

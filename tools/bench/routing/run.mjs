@@ -1,0 +1,147 @@
+#!/usr/bin/env node
+// Routing benchmark: calls/s and p50/p99 latency at concurrency 1, 16 and 64 for
+//   (a) a bare grpc-js echo over mTLS, one hop (baseline), and
+//   (b) the same payload through CrankClient -> controller -> echo worker (two mTLS hops, input and
+//       output validated, routed, metered),
+// measured in one run on this machine, with the ratio b/a. Needs `npx nx run-many -t build`.
+//   node tools/bench/routing/run.mjs [--seconds 3] [--levels 1,16,64]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Metadata } from '@grpc/grpc-js';
+import {
+  CrankClient,
+  callerIdentity,
+  channelCredentials,
+  controllerLocation,
+} from '@crank/controller-client';
+import { ExecuteRequest, WorkerClient } from '@crank/proto';
+
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '3' }, levels: { type: 'string', default: '1,16,64' } },
+});
+const seconds = Number(values.seconds);
+const levels = values.levels.split(',').map(Number);
+const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+const dataDir = mkdtempSync(join(tmpdir(), 'crank-bench-'));
+const children = [];
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+function start(script, env, event) {
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    child.stdout.on('data', (chunk) => {
+      buffered += chunk;
+      for (const line of buffered.split('\n').slice(0, -1)) {
+        try {
+          const parsed = JSON.parse(line);
+          if (parsed.event === event) resolve(parsed);
+        } catch {
+          // not JSON
+        }
+      }
+      buffered = buffered.slice(buffered.lastIndexOf('\n') + 1);
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before "${event}"`)));
+  });
+}
+
+/** Runs `call` from `concurrency` loops for `seconds`; returns calls/s and latency percentiles (ms). */
+async function measure(call, concurrency) {
+  const latencies = [];
+  const deadline = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        await call();
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  latencies.sort((x, y) => x - y);
+  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
+  return { rps: latencies.length / seconds, p50: pct(0.5), p99: pct(0.99) };
+}
+
+try {
+  const grpcPort = await freePort();
+  const env = {
+    CRANK_DATA_DIR: dataDir,
+    CRANK_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
+    CRANK_HTTP_ADDR: `127.0.0.1:${await freePort()}`,
+    CRANK_CONTROLLER_URL: `127.0.0.1:${grpcPort}`,
+    CRANK_LOG_LEVEL: 'warn',
+  };
+  await start(
+    join(root, 'apps/controller/dist/main.js'),
+    { ...env, CRANK_LOG_LEVEL: 'info' },
+    'controller_started',
+  );
+  await start(join(root, 'apps/worker-echo/dist/main.js'), { ...env, CRANK_LOG_LEVEL: 'info' }, 'registered');
+  const raw = await start(join(root, 'tools/bench/routing/raw-echo-server.mjs'), env, 'listening');
+
+  const location = controllerLocation({ address: env.CRANK_CONTROLLER_URL, dataDir });
+  const identity = await callerIdentity(location, 'bench');
+  const crank = CrankClient.create(location.address, identity);
+  const bare = new WorkerClient(`127.0.0.1:${raw.port}`, channelCredentials(identity.caPem, identity), {
+    'grpc.ssl_target_name_override': 'raw-echo',
+    'grpc.default_authority': 'raw-echo',
+  });
+  const input = { message: 'hello from the routing benchmark' };
+  const request = ExecuteRequest.fromPartial({
+    capability: 'debug.echo',
+    version: '1.0.0',
+    input: { contentType: 'application/json', data: Buffer.from(JSON.stringify(input)) },
+  });
+  const callBare = () =>
+    new Promise((resolve, reject) =>
+      bare.execute(request, new Metadata(), (e, r) => (e ? reject(e) : resolve(r))),
+    );
+  const callCrank = () => crank.invoke('debug.echo', input);
+
+  // Warm both paths (connections, JIT) before measuring.
+  await measure(callBare, 8);
+  await measure(callCrank, 8);
+
+  const rows = [];
+  for (const concurrency of levels) {
+    const a = await measure(callBare, concurrency);
+    const b = await measure(callCrank, concurrency);
+    rows.push({ concurrency, a, b });
+  }
+  const f = (n, d = 0) => n.toFixed(d).padStart(8);
+  console.log(`routing benchmark, ${seconds} s per cell, payload ${JSON.stringify(input).length} B JSON`);
+  console.log(
+    '  conc | (a) bare grpc-js mTLS        | (b) CrankClient -> controller -> worker | b/a calls/s | p50 added | p99 added',
+  );
+  console.log(
+    '       |  calls/s   p50 ms   p99 ms  |  calls/s   p50 ms   p99 ms             |             |    ms     |    ms',
+  );
+  for (const { concurrency, a, b } of rows) {
+    console.log(
+      `  ${String(concurrency).padStart(4)} | ${f(a.rps)} ${f(a.p50, 3)} ${f(a.p99, 3)}  | ${f(b.rps)} ${f(b.p50, 3)} ${f(b.p99, 3)}             | ${f(b.rps / a.rps, 2)}    | ${f(b.p50 - a.p50, 3)}  | ${f(b.p99 - a.p99, 3)}`,
+    );
+  }
+  crank.close();
+  bare.close();
+} finally {
+  for (const child of children) child.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+}

@@ -15,6 +15,7 @@ import {
 import type { ControllerCore } from './controller-core.js';
 import { createControllerService } from './grpc/controller-service.js';
 import { MtlsListener } from './grpc/mtls-listener.js';
+import { PeerDirectory } from './grpc/peer-identity.js';
 import { HttpErrorFilter } from './http/http-error-filter.js';
 import { HttpModule } from './http/http-module.js';
 import { InvocationService } from './invoke/invocation-service.js';
@@ -114,6 +115,7 @@ export async function createControllerApp(
     version: VERSION,
   };
 
+  const peers = new PeerDirectory();
   const grpcServer = new Server({
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
@@ -126,6 +128,7 @@ export async function createControllerApp(
       router,
       invocations,
       streams,
+      peers,
       certTtlMs: config.certTtlMs,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       logger,
@@ -135,10 +138,44 @@ export async function createControllerApp(
     host: grpcAt.host,
     port: grpcAt.port,
     ...identity,
+    onAccepted: (socket) => peers.add(socket),
     onRefused: (remote, reason) =>
       logger.warn({ event: 'tls_refused', remote, reason }, 'refused a TLS connection'),
   });
   registry.start();
+
+  // The controller's own certificate has the same lifetime as the ones it issues; renew it at two
+  // thirds of that, for new connections in both directions.
+  let renewTimer: NodeJS.Timeout | undefined;
+  const scheduleRenewal = (notAfter: Date): void => {
+    const delayMs = Math.max(1_000, ((notAfter.getTime() - Date.now()) * 2) / 3);
+    renewTimer = setTimeout(
+      () => {
+        ca.issueControllerCertificate(config.certTtlMs, [grpcAt.host]).then(
+          (next) => {
+            const renewed = { caPem: ca.certPem, certPem: next.certPem, keyPem: next.keyPem };
+            listener.updateIdentity(renewed);
+            connections.updateIdentity(renewed);
+            logger.info(
+              { event: 'controller_certificate_renewed', notAfter: next.notAfter.toISOString() },
+              'renewed own certificate',
+            );
+            scheduleRenewal(next.notAfter);
+          },
+          (error: unknown) => {
+            logger.error(
+              { event: 'controller_certificate_renewal_failed', err: error },
+              'could not renew own certificate',
+            );
+            scheduleRenewal(new Date(Date.now() + 30_000));
+          },
+        );
+      },
+      Math.min(delayMs, 2 ** 31 - 1),
+    );
+    renewTimer.unref();
+  };
+  scheduleRenewal(own.notAfter);
 
   const httpAt = splitHostPort(config.httpAddr, 'httpAddr');
   const http = await NestFactory.create<NestFastifyApplication>(
@@ -185,6 +222,7 @@ export async function createControllerApp(
           logger.warn({ event: 'shutdown_step_failed', step: name, err: error }, 'shutdown step failed');
         }
       };
+      clearTimeout(renewTimer);
       await step('http', () => http.close());
       await step('grpc-listener', () => listener.close());
       await step(

@@ -97,6 +97,8 @@ export function freePort(): Promise<number> {
 
 export interface ClusterOptions {
   heartbeatMs?: number;
+  /** Extra environment for every process of the cluster. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -115,10 +117,16 @@ export class Cluster {
     readonly heartbeatMs: number,
     readonly grpcPort: number,
     readonly httpPort: number,
+    private readonly extraEnv: NodeJS.ProcessEnv,
   ) {}
 
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
-    const cluster = new Cluster(options.heartbeatMs ?? 200, await freePort(), await freePort());
+    const cluster = new Cluster(
+      options.heartbeatMs ?? 200,
+      await freePort(),
+      await freePort(),
+      options.env ?? {},
+    );
     await cluster.startController();
     return cluster;
   }
@@ -132,6 +140,7 @@ export class Cluster {
       CRANK_HTTP_ADDR: `127.0.0.1:${this.httpPort}`,
       CRANK_CONTROLLER_URL: `127.0.0.1:${this.grpcPort}`,
       CRANK_LOG_LEVEL: 'info',
+      ...this.extraEnv,
     };
   }
 

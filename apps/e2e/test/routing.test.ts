@@ -1,18 +1,29 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CrankError } from '@crank/capabilities';
-import type { CrankClient } from '@crank/controller-client';
-import { Cluster } from './harness.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Metadata } from '@grpc/grpc-js';
+import {
+  callerIdentity,
+  channelCredentials,
+  controllerLocation,
+  type CrankClient,
+} from '@crank/controller-client';
+import { HealthCheckResponse_ServingStatus, HealthClient } from '@crank/proto';
+import { Cluster, type RunningProcess } from './harness.js';
 
 /** Registration, routing spread and typed errors, over real processes and real mTLS. */
 describe('controller and two echo workers', () => {
   let cluster: Cluster;
   let client: CrankClient;
   let workers: string[];
+  let procs: RunningProcess[];
 
   beforeAll(async () => {
     cluster = await Cluster.start();
     const started = await Promise.all([cluster.startEcho(), cluster.startEcho()]);
     workers = started.map((w) => w.id);
+    procs = started.map((w) => w.proc);
     client = await cluster.client();
   }, 60_000);
 
@@ -143,5 +154,53 @@ describe('controller and two echo workers', () => {
     expect(Object.keys(docs.paths)).toEqual(
       expect.arrayContaining(['/v1/invoke/{capability}', '/v1/capabilities']),
     );
+  });
+
+  it("serves the worker's own /health, /metrics, /version and /docs", async () => {
+    const [first] = procs;
+    if (!first) throw new Error('no worker started');
+    const started = await first.event('worker_started');
+    const base = String(started['http']);
+    const health = (await (await fetch(`${base}/health`)).json()) as Record<string, unknown>;
+    expect(health).toMatchObject({ status: 'serving', workerId: workers[0], registered: true });
+    expect(health['capabilities']).toEqual([
+      expect.objectContaining({ id: 'debug.echo', version: '1.0.0', ready: true }),
+    ]);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(
+      /crank_worker_requests_total\{[^}]*capability="debug.echo"[^}]*outcome="ok"[^}]*\} \d+/,
+    );
+    expect(await (await fetch(`${base}/version`)).json()).toMatchObject({ workerId: workers[0] });
+    const docs = (await (await fetch(`${base}/docs/json`)).json()) as { capabilities: { id: string }[] };
+    expect(docs.capabilities.map((c) => c.id)).toEqual(['debug.echo']);
+    expect((await fetch(`${base}/docs`)).headers.get('content-type')).toContain('text/html');
+  });
+
+  it('answers the standard gRPC health check over mTLS', async () => {
+    const second = procs[1];
+    const secondId = workers[1];
+    if (!second || !secondId) throw new Error('no second worker');
+    const started = await second.event('worker_started');
+    const caller = await callerIdentity(
+      controllerLocation({ address: cluster.grpcAddress, dataDir: cluster.dataDir }),
+      'health-probe',
+    );
+    expect(caller.caPem).toBe(await readFile(join(cluster.dataDir, 'ca.crt'), 'utf8'));
+    const health = new HealthClient(String(started['grpc']), channelCredentials(caller.caPem, caller), {
+      'grpc.ssl_target_name_override': secondId,
+    });
+    try {
+      const check = (service: string): Promise<number> =>
+        new Promise((resolve, reject) =>
+          health.check({ service }, new Metadata(), (error, res) =>
+            error ? reject(error) : resolve(res.status),
+          ),
+        );
+      expect(await check('')).toBe(HealthCheckResponse_ServingStatus.SERVING);
+      expect(await check('debug.echo')).toBe(HealthCheckResponse_ServingStatus.SERVING);
+      await expect(check('nope.none')).rejects.toMatchObject({ code: 5 });
+    } finally {
+      health.close();
+    }
   });
 });

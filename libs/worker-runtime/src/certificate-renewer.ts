@@ -18,6 +18,8 @@ export class CertificateRenewer {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private failures = 0;
+  /** When the current certificate was received: its lifetime is measured from here. */
+  private receivedAt = Date.now();
 
   constructor(
     private current: TlsIdentity,
@@ -38,10 +40,14 @@ export class CertificateRenewer {
     this.timer = undefined;
   }
 
-  /** Milliseconds until the renewal of `identity` is due. */
-  dueInMs(identity: TlsIdentity, now = Date.now()): number {
-    const lifetime = identity.notAfter.getTime() - now;
-    return Math.max(0, lifetime - lifetime * this.options.renewAtRemainingFraction);
+  /**
+   * Milliseconds until the renewal of `identity`, received at `receivedAt`, is due: when
+   * `renewAtRemainingFraction` of its lifetime is left. Measured from receipt, not from
+   * notBefore, which the CA backdates to absorb clock skew.
+   */
+  dueInMs(identity: TlsIdentity, now = Date.now(), receivedAt = this.receivedAt): number {
+    const lifetime = identity.notAfter.getTime() - receivedAt;
+    return Math.max(0, receivedAt + lifetime * (1 - this.options.renewAtRemainingFraction) - now);
   }
 
   private scheduleFor(identity: TlsIdentity, delayMs = this.dueInMs(identity)): void {
@@ -59,6 +65,7 @@ export class CertificateRenewer {
     try {
       const next = await this.renew(this.current);
       this.current = next;
+      this.receivedAt = Date.now();
       this.failures = 0;
       this.apply(next);
       this.options.logger.info(

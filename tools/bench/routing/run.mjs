@@ -22,8 +22,14 @@ import {
 import { ExecuteRequest, WorkerClient } from '@crank/proto';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '3' }, levels: { type: 'string', default: '1,16,64' } },
+  options: {
+    seconds: { type: 'string', default: '3' },
+    levels: { type: 'string', default: '1,16,64' },
+    // e.g. --node-args="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the controller and workers.
+    'node-args': { type: 'string', default: '' },
+  },
 });
+const nodeArgs = values['node-args'].split(' ').filter(Boolean);
 const seconds = Number(values.seconds);
 const levels = values.levels.split(',').map(Number);
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -39,7 +45,7 @@ const freePort = () =>
   });
 
 function start(script, env, event) {
-  const child = spawn(process.execPath, [script], {
+  const child = spawn(process.execPath, [...nodeArgs, script], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -142,6 +148,20 @@ try {
   crank.close();
   bare.close();
 } finally {
-  for (const child of children) child.kill('SIGKILL');
+  // SIGTERM first: the apps exit cleanly (and write profiles when asked to).
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
   rmSync(dataDir, { recursive: true, force: true });
 }

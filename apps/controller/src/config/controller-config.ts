@@ -71,7 +71,7 @@ export function compileControllerConfig(
   };
   for (const field of ['grpcAddr', 'httpAddr'] as const) splitHostPort(config[field], field);
   if (config.heartbeatIntervalMs < 10) throw new Error('heartbeatIntervalMs: must be at least 10 ms');
-  if (config.certTtlMs < 60_000) throw new Error('certTtlMs: must be at least one minute');
+  if (config.certTtlMs < 2_000) throw new Error('certTtlMs: must be at least 2 s');
   if (config.missedHeartbeats < 1) throw new Error('missedHeartbeats: must be at least 1');
   return config;
 }

@@ -24,7 +24,7 @@ import type { WorkerRegistry } from '../registry/worker-registry.js';
 import { workerInFlight, workerState } from '../registry/worker-record.js';
 import type { Router } from '../routing/router.js';
 import { asCrankError, toGrpcStatus } from './grpc-errors.js';
-import { peerIdentity, requirePeer, requireWorkerSelf } from './peer-identity.js';
+import type { PeerDirectory } from './peer-identity.js';
 
 export interface ControllerServiceDeps {
   ca: CertificateAuthority;
@@ -32,6 +32,7 @@ export interface ControllerServiceDeps {
   router: Router;
   invocations: InvocationService;
   streams: StreamRelay;
+  peers: PeerDirectory;
   certTtlMs: number;
   heartbeatIntervalMs: number;
   logger: Logger;
@@ -110,7 +111,7 @@ export function summarizeWorkers(registry: WorkerRegistry, router: Router): Work
 
 /** The `crank.v1.Controller` gRPC service. */
 export function createControllerService(deps: ControllerServiceDeps): ControllerServer {
-  const { logger } = deps;
+  const { logger, peers } = deps;
   const notYet = (_call: unknown, callback: sendUnaryData<never>): void =>
     callback({ code: status.UNIMPLEMENTED, details: 'jobs are not served by this controller version' }, null);
 
@@ -118,7 +119,7 @@ export function createControllerService(deps: ControllerServiceDeps): Controller
     enroll: unary(logger, async (call) => {
       const request = call.request;
       const kind = request.kind === IdentityKind.IDENTITY_KIND_CALLER ? 'caller' : 'worker';
-      const peer = peerIdentity(call);
+      const peer = peers.lookup(call);
       // Renewal: a holder of a valid certificate may get a new one for the same identity without
       // the bootstrap token.
       const renewing = peer !== undefined && peer.kind === kind;
@@ -142,35 +143,35 @@ export function createControllerService(deps: ControllerServiceDeps): Controller
     }),
 
     register: unary(logger, async (call) => {
-      requireWorkerSelf(call, call.request.workerId);
+      peers.requireWorkerSelf(call, call.request.workerId);
       deps.registry.register(call.request);
       return { heartbeatIntervalMs: deps.heartbeatIntervalMs };
     }),
 
     heartbeat: unary(logger, async (call) => {
-      requireWorkerSelf(call, call.request.workerId);
+      peers.requireWorkerSelf(call, call.request.workerId);
       deps.registry.heartbeat(call.request);
       return { heartbeatIntervalMs: deps.heartbeatIntervalMs };
     }),
 
     deregister: unary(logger, async (call) => {
-      requireWorkerSelf(call, call.request.workerId);
+      peers.requireWorkerSelf(call, call.request.workerId);
       deps.registry.deregister(call.request.workerId, call.request.reason || 'requested');
       return {};
     }),
 
     listCapabilities: unary(logger, async (call) => {
-      requirePeer(call);
+      peers.require(call);
       return { capabilities: summarizeCapabilities(deps.registry) };
     }),
 
     listWorkers: unary(logger, async (call) => {
-      requirePeer(call);
+      peers.require(call);
       return { workers: summarizeWorkers(deps.registry, deps.router) };
     }),
 
     invoke: unary(logger, async (call) => {
-      const peer = requirePeer(call);
+      const peer = peers.require(call);
       const abort = new AbortController();
       call.on('cancelled', () => abort.abort());
       const deadline = call.getDeadline();
@@ -196,7 +197,7 @@ export function createControllerService(deps: ControllerServiceDeps): Controller
     invokeStream: (call: ServerDuplexStream<StreamFrame, StreamFrame>) => {
       let peer;
       try {
-        peer = requirePeer(call);
+        peer = peers.require(call);
       } catch (error) {
         call.emit('error', toGrpcStatus(error));
         return;

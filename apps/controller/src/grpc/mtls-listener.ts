@@ -14,14 +14,17 @@ export interface MtlsListenerOptions extends TlsIdentity {
   port: number;
   /** Called for each connection refused at the TLS layer. */
   onRefused?: (remoteAddress: string | undefined, reason: string) => void;
+  /** Called for each authorised connection, before any call on it is handled. */
+  onAccepted?: (socket: TLSSocket) => void;
 }
 
 /**
  * Terminates TLS for a grpc-js server so that the controller can enforce, per connection, what
  * grpc-js's own credentials cannot express: a client certificate is optional (Enroll is answered
  * without one) but any certificate presented must chain to the Crank CA, or the connection is
- * closed during the handshake. Authorised sockets are handed to grpc-js through a connection
- * injector, where `call.getAuthContext()` exposes the verified peer certificate.
+ * closed during the handshake. Authorised sockets are reported through `onAccepted` (whose
+ * identity the caller records once per connection) and handed to grpc-js through a connection
+ * injector.
  */
 export class MtlsListener {
   protected constructor(
@@ -48,6 +51,7 @@ export class MtlsListener {
           socket.destroy();
           return;
         }
+        if (socket.authorized) options.onAccepted?.(socket);
         injector.injectConnection(socket);
       },
     );

@@ -3,17 +3,23 @@ import { WorkerClient } from '@crank/proto';
 import type { WorkerRecord } from '../registry/worker-record.js';
 import type { TlsIdentity } from '../grpc/mtls-listener.js';
 
+interface Connection {
+  address: string;
+  client: WorkerClient;
+  /** Calls in progress on this client. */
+  active: number;
+}
+
 /**
  * One gRPC client per worker, over mTLS with the controller's certificate. A worker's serving
  * certificate carries its id as DNS name, so the channel verifies the worker by id whatever address
- * it registered.
+ * it registered. A client that is replaced (worker gone, re-registered elsewhere, controller
+ * certificate renewed) is closed only once the calls running on it are done.
  */
 export class WorkerConnections {
-  /** `active` counts calls in progress; a retired connection closes when it drops to zero. */
-  private readonly clients = new Map<
-    string,
-    { address: string; client: WorkerClient; active: number; retired: boolean }
-  >();
+  private readonly current = new Map<string, Connection>();
+  /** Replaced clients that still carry calls. */
+  private readonly retired = new Map<WorkerClient, Connection>();
   private channelCredentials: ChannelCredentials;
 
   constructor(identity: TlsIdentity) {
@@ -23,17 +29,17 @@ export class WorkerConnections {
   /** Uses a renewed controller certificate for connections opened from now on. */
   updateIdentity(identity: TlsIdentity): void {
     this.channelCredentials = toCredentials(identity);
-    this.closeAll();
+    for (const workerId of [...this.current.keys()]) this.retire(workerId);
   }
 
-  /** The client for a worker, counted as in use until {@link done} is called for it. */
+  /** The client for a worker, counted as in use until {@link done} is called with it. */
   acquire(worker: WorkerRecord): WorkerClient {
-    const existing = this.clients.get(worker.id);
-    if (existing && existing.address === worker.address && !existing.retired) {
+    const existing = this.current.get(worker.id);
+    if (existing && existing.address === worker.address) {
       existing.active += 1;
       return existing.client;
     }
-    if (existing && existing.active === 0) existing.client.close();
+    if (existing) this.retire(worker.id);
     const client = new WorkerClient(worker.address, this.channelCredentials, {
       'grpc.ssl_target_name_override': worker.id,
       'grpc.default_authority': worker.id,
@@ -41,42 +47,39 @@ export class WorkerConnections {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
       'grpc.max_send_message_length': 64 * 1024 * 1024,
     });
-    this.clients.set(worker.id, { address: worker.address, client, active: 1, retired: false });
+    this.current.set(worker.id, { address: worker.address, client, active: 1 });
     return client;
   }
 
-  /** Ends one use of a worker's client taken with {@link acquire}. */
+  /** Ends one use of a client taken with {@link acquire}. */
   done(workerId: string, client: WorkerClient): void {
-    const entry = this.clients.get(workerId);
-    if (!entry || entry.client !== client) {
-      // The worker re-registered elsewhere meanwhile; this client is no longer indexed.
+    const current = this.current.get(workerId);
+    if (current?.client === client) {
+      current.active -= 1;
       return;
     }
-    entry.active -= 1;
-    if (entry.retired && entry.active === 0) {
-      entry.client.close();
-      this.clients.delete(workerId);
+    const retired = this.retired.get(client);
+    if (!retired) return;
+    retired.active -= 1;
+    if (retired.active <= 0) {
+      client.close();
+      this.retired.delete(client);
     }
   }
 
-  /**
-   * Closes a worker's connection once its calls in progress are done: a draining worker that
-   * deregistered still answers the calls it accepted.
-   */
+  /** Closes a worker's client now if idle, else once its last call is done. */
   retire(workerId: string): void {
-    const entry = this.clients.get(workerId);
-    if (!entry) return;
-    if (entry.active === 0) {
-      entry.client.close();
-      this.clients.delete(workerId);
-    } else {
-      entry.retired = true;
-    }
+    const connection = this.current.get(workerId);
+    if (!connection) return;
+    this.current.delete(workerId);
+    if (connection.active <= 0) connection.client.close();
+    else this.retired.set(connection.client, connection);
   }
 
   closeAll(): void {
-    for (const { client } of this.clients.values()) client.close();
-    this.clients.clear();
+    for (const { client } of [...this.current.values(), ...this.retired.values()]) client.close();
+    this.current.clear();
+    this.retired.clear();
   }
 }
 

@@ -1,0 +1,362 @@
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import {
+  CapabilityMismatchError,
+  CrankError,
+  DEBUG_ECHO,
+  InvalidCapabilityError,
+  builtinCatalog,
+  defineCapability,
+  type Capability,
+} from '@crank/capabilities';
+import {
+  CapabilityDescriptor,
+  HeartbeatRequest,
+  RegisterRequest,
+  StreamingMode,
+  WorkerPhase,
+} from '@crank/proto';
+import { pino } from 'pino';
+import { workerState, type WorkerRecord } from './worker-record.js';
+import { WorkerRegistry, type RemovalReason } from './worker-registry.js';
+
+const INTERVAL_MS = 1_000;
+const MISSED = 3;
+const STUCK_MS = 5_000;
+
+const STREAMING = {
+  none: StreamingMode.STREAMING_MODE_NONE,
+  input: StreamingMode.STREAMING_MODE_INPUT,
+  output: StreamingMode.STREAMING_MODE_OUTPUT,
+  bidi: StreamingMode.STREAMING_MODE_BIDI,
+} as const;
+
+/** The descriptor a worker would send for `capability`, with fields overridden as given. */
+function descriptorOf(
+  capability: Capability,
+  overrides: Partial<CapabilityDescriptor> = {},
+): CapabilityDescriptor {
+  const d = capability.definition;
+  return CapabilityDescriptor.fromPartial({
+    id: d.id,
+    version: d.version,
+    description: d.description,
+    inputSchemaJson: JSON.stringify(d.inputSchema),
+    outputSchemaJson: JSON.stringify(d.outputSchema),
+    errorCodes: [...d.errorCodes],
+    streaming: STREAMING[d.streaming],
+    resources: {
+      gpu: d.resources.gpu,
+      maxConcurrency: d.resources.maxConcurrency,
+      memoryMb: d.resources.memoryMb ?? 0,
+    },
+    idempotent: d.idempotent,
+    ...overrides,
+  });
+}
+
+function registerRequest(workerId: string, overrides: Partial<RegisterRequest> = {}): RegisterRequest {
+  return RegisterRequest.fromPartial({
+    workerId,
+    address: `127.0.0.1:${workerId.length + 9000}`,
+    capabilities: [descriptorOf(DEBUG_ECHO)],
+    runtimeVersion: '0.1.0',
+    ...overrides,
+  });
+}
+
+const ECHO_KEY = `${DEBUG_ECHO.id}@${DEBUG_ECHO.version}`;
+
+const UPPER = defineCapability({
+  id: 'text.upper',
+  version: '1.0.0',
+  inputSchema: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } },
+  outputSchema: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } },
+  errorCodes: ['INVALID_INPUT'],
+});
+
+function offer(worker: WorkerRecord, key: string) {
+  const found = worker.offers.get(key);
+  if (!found) throw new Error(`no offer ${key} on ${worker.id}`);
+  return found;
+}
+
+describe('WorkerRegistry', () => {
+  let nowMs: number;
+  let registry: WorkerRegistry;
+  let removed: { id: string; reason: RemovalReason }[];
+  let capacityEvents: number;
+
+  beforeEach(() => {
+    nowMs = 1_000_000;
+    registry = new WorkerRegistry({
+      catalog: builtinCatalog(),
+      heartbeatIntervalMs: INTERVAL_MS,
+      missedHeartbeats: MISSED,
+      stuckAfterMs: STUCK_MS,
+      logger: pino({ level: 'silent' }),
+      now: () => nowMs,
+    });
+    removed = [];
+    capacityEvents = 0;
+    registry.addListener({
+      onCapacity: () => {
+        capacityEvents += 1;
+      },
+      onRemoved: (worker, reason) => removed.push({ id: worker.id, reason }),
+    });
+  });
+
+  describe('register', () => {
+    it('records the worker with one offer per declared capability and tells listeners', () => {
+      const worker = registry.register(registerRequest('w1', { labels: { zone: 'a' } }));
+
+      expect(worker).toMatchObject({ id: 'w1', gpu: false, labels: { zone: 'a' }, registeredAt: nowMs });
+      expect([...worker.offers.keys()]).toEqual([ECHO_KEY]);
+      expect(offer(worker, ECHO_KEY)).toMatchObject({ ready: true, inFlight: 0 });
+      expect(offer(worker, ECHO_KEY).capability.definition.outputSchema).toEqual(
+        DEBUG_ECHO.definition.outputSchema,
+      );
+      expect(registry.get('w1')).toBe(worker);
+      expect(registry.list().map((w) => w.id)).toEqual(['w1']);
+      expect(workerState(worker, false)).toBe('ready');
+      expect(capacityEvents).toBe(1);
+    });
+
+    it('marks the worker as GPU when the request says so', () => {
+      expect(registry.register(registerRequest('w1', { gpu: true })).gpu).toBe(true);
+    });
+
+    it('accepts a custom capability that the catalog does not know', () => {
+      const worker = registry.register(registerRequest('w1', { capabilities: [descriptorOf(UPPER)] }));
+      expect([...worker.offers.keys()]).toEqual(['text.upper@1.0.0']);
+      expect(registry.offeredVersions('text.upper').map((c) => c.version)).toEqual(['1.0.0']);
+    });
+
+    it('refuses an output schema that contradicts the catalog and names the field', () => {
+      const outputSchemaJson = JSON.stringify({
+        type: 'object',
+        properties: { message: { type: 'number' } },
+      });
+      const request = registerRequest('w1', {
+        capabilities: [descriptorOf(DEBUG_ECHO, { version: '1.2.0', outputSchemaJson })],
+      });
+
+      const attempt = () => registry.register(request);
+      expect(attempt).toThrow(CapabilityMismatchError);
+      expect(attempt).toThrow(/outputSchema differs/);
+      expect(registry.get('w1')).toBeUndefined();
+    });
+
+    it('refuses a streaming mode that contradicts the catalog', () => {
+      const request = registerRequest('w1', {
+        capabilities: [descriptorOf(DEBUG_ECHO, { streaming: StreamingMode.STREAMING_MODE_OUTPUT })],
+      });
+      let caught: unknown;
+      try {
+        registry.register(request);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(CapabilityMismatchError);
+      expect(caught).toMatchObject({
+        code: 'CAPABILITY_MISMATCH',
+        message: expect.stringMatching(/streaming: declared "output", catalog "none"/),
+      });
+    });
+
+    it('refuses an invalid definition and says which capability in the request is at fault', () => {
+      const request = registerRequest('w1', {
+        capabilities: [descriptorOf(DEBUG_ECHO, { version: 'one' })],
+      });
+      let caught: unknown;
+      try {
+        registry.register(request);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(InvalidCapabilityError);
+      expect((caught as InvalidCapabilityError).message).toMatch(
+        /^capabilities\[0\] \(debug\.echo@one\): .*version/,
+      );
+      expect(registry.list()).toEqual([]);
+    });
+
+    it('refuses a request without an address', () => {
+      const attempt = () => registry.register(registerRequest('w1', { address: '' }));
+      expect(attempt).toThrow(CrankError);
+      expect(attempt).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+      expect(attempt).toThrow(/^address: is required/);
+    });
+
+    it('refuses a request without capabilities', () => {
+      const attempt = () => registry.register(registerRequest('w1', { capabilities: [] }));
+      expect(attempt).toThrow(CrankError);
+      expect(attempt).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+      expect(attempt).toThrow(/^capabilities: /);
+    });
+
+    it('applies the readiness sent with the registration', () => {
+      const worker = registry.register(
+        registerRequest('w1', {
+          status: [{ id: DEBUG_ECHO.id, version: '', ready: false, inFlight: 0, reason: 'loading model' }],
+        }),
+      );
+      expect(offer(worker, ECHO_KEY)).toMatchObject({ ready: false, reason: 'loading model' });
+      expect(workerState(worker, false)).toBe('busy');
+    });
+
+    it('keeps routed in-flight counts when the same id registers again', () => {
+      const first = registry.register(registerRequest('w1'));
+      offer(first, ECHO_KEY).inFlight = 2;
+
+      const second = registry.register(registerRequest('w1'));
+
+      expect(second).not.toBe(first);
+      expect(offer(second, ECHO_KEY).inFlight).toBe(2);
+      expect(removed).toEqual([{ id: 'w1', reason: 'replaced' }]);
+      expect(registry.list()).toHaveLength(1);
+    });
+  });
+
+  describe('heartbeat', () => {
+    it('refuses an unknown worker with NOT_FOUND', () => {
+      const attempt = () => registry.heartbeat(HeartbeatRequest.fromPartial({ workerId: 'ghost' }));
+      expect(attempt).toThrow(CrankError);
+      expect(attempt).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+      expect(attempt).toThrow(/"ghost" is not registered/);
+    });
+
+    it('records the reported counts and the time', () => {
+      registry.register(registerRequest('w1'));
+      nowMs += 500;
+      const worker = registry.heartbeat(
+        HeartbeatRequest.fromPartial({ workerId: 'w1', inFlight: 2, completed: 7, load: 0.5 }),
+      );
+      expect(worker).toMatchObject({
+        reportedInFlight: 2,
+        reportedCompleted: 7,
+        load: 0.5,
+        lastHeartbeatAt: nowMs,
+        stuck: false,
+      });
+    });
+
+    it('marks a worker stuck when work is in flight and nothing completes for longer than stuckAfterMs', () => {
+      registry.register(registerRequest('w1'));
+      const beat = (completed: number) =>
+        registry.heartbeat(HeartbeatRequest.fromPartial({ workerId: 'w1', inFlight: 1, completed }));
+
+      beat(3);
+      nowMs += STUCK_MS;
+      expect(beat(3).stuck).toBe(false);
+
+      nowMs += 1;
+      const stuck = beat(3);
+      expect(stuck.stuck).toBe(true);
+      expect(workerState(stuck, false)).toBe('unhealthy');
+
+      nowMs += 1_000;
+      const recovered = beat(4);
+      expect(recovered.stuck).toBe(false);
+      expect(workerState(recovered, false)).toBe('ready');
+    });
+
+    it('does not call an idle worker stuck', () => {
+      registry.register(registerRequest('w1'));
+      nowMs += STUCK_MS * 3;
+      const worker = registry.heartbeat(HeartbeatRequest.fromPartial({ workerId: 'w1', inFlight: 0 }));
+      expect(worker.stuck).toBe(false);
+    });
+
+    it('shows a worker reporting the draining phase as draining, and serving again when it says so', () => {
+      registry.register(registerRequest('w1'));
+      const draining = registry.heartbeat(
+        HeartbeatRequest.fromPartial({ workerId: 'w1', phase: WorkerPhase.WORKER_PHASE_DRAINING }),
+      );
+      expect(workerState(draining, false)).toBe('draining');
+
+      const serving = registry.heartbeat(
+        HeartbeatRequest.fromPartial({ workerId: 'w1', phase: WorkerPhase.WORKER_PHASE_SERVING }),
+      );
+      expect(workerState(serving, false)).toBe('ready');
+    });
+
+    it('tracks readiness per capability: one not ready leaves the other routable', () => {
+      registry.register(
+        registerRequest('w1', { capabilities: [descriptorOf(DEBUG_ECHO), descriptorOf(UPPER)] }),
+      );
+      const worker = registry.heartbeat(
+        HeartbeatRequest.fromPartial({
+          workerId: 'w1',
+          status: [
+            { id: DEBUG_ECHO.id, version: DEBUG_ECHO.version, ready: false, reason: 'model failed to load' },
+            { id: UPPER.id, version: UPPER.version, ready: true },
+          ],
+        }),
+      );
+
+      expect(offer(worker, ECHO_KEY)).toMatchObject({ ready: false, reason: 'model failed to load' });
+      expect(offer(worker, UPPER.key)).toMatchObject({ ready: true });
+      expect(workerState(worker, false)).toBe('ready');
+    });
+
+    it('shows an open breaker as unhealthy', () => {
+      const worker = registry.register(registerRequest('w1'));
+      expect(workerState(worker, true)).toBe('unhealthy');
+    });
+  });
+
+  describe('sweep', () => {
+    it('evicts a worker silent for more than missedHeartbeats intervals and keeps one heard from in time', () => {
+      registry.register(registerRequest('quiet'));
+      registry.register(registerRequest('chatty'));
+      nowMs += INTERVAL_MS * MISSED - 100;
+      registry.heartbeat(HeartbeatRequest.fromPartial({ workerId: 'chatty' }));
+
+      nowMs += 101;
+      registry.sweep();
+
+      expect(registry.get('quiet')).toBeUndefined();
+      expect(registry.get('chatty')).toBeDefined();
+      expect(removed).toEqual([{ id: 'quiet', reason: 'evicted' }]);
+    });
+
+    it('keeps a worker silent for exactly the limit', () => {
+      registry.register(registerRequest('w1'));
+      nowMs += INTERVAL_MS * MISSED;
+      registry.sweep();
+      expect(registry.get('w1')).toBeDefined();
+      expect(removed).toEqual([]);
+    });
+  });
+
+  describe('deregister', () => {
+    it('removes the worker and tells listeners once, however often it is called', () => {
+      registry.register(registerRequest('w1'));
+      registry.deregister('w1', 'shutdown');
+      registry.deregister('w1', 'shutdown');
+      registry.deregister('never-seen', 'shutdown');
+
+      expect(registry.get('w1')).toBeUndefined();
+      expect(registry.offeredVersions(DEBUG_ECHO.id)).toEqual([]);
+      expect(removed).toEqual([{ id: 'w1', reason: 'deregistered' }]);
+    });
+  });
+
+  describe('offeredVersions', () => {
+    it('lists each offered version once across workers', () => {
+      const v11 = defineCapability({ ...DEBUG_ECHO.definition, version: '1.1.0' });
+      registry.register(registerRequest('w1'));
+      registry.register(
+        registerRequest('w2', { capabilities: [descriptorOf(DEBUG_ECHO), descriptorOf(v11)] }),
+      );
+
+      expect(
+        registry
+          .offeredVersions(DEBUG_ECHO.id)
+          .map((c) => c.version)
+          .sort(),
+      ).toEqual(['1.0.0', '1.1.0']);
+    });
+  });
+});

@@ -1,0 +1,379 @@
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { CrankError, DEBUG_ECHO, builtinCatalog, defineCapability, type Capability } from '@crank/capabilities';
+import {
+  CapabilityDescriptor,
+  HeartbeatRequest,
+  RegisterRequest,
+  StreamingMode,
+  WorkerPhase,
+} from '@crank/proto';
+import { pino } from 'pino';
+import { workerState } from '../registry/worker-record.js';
+import { WorkerRegistry } from '../registry/worker-registry.js';
+import { Router, type AcquireOptions, type Lease, type RouterOptions } from './router.js';
+
+const HEARTBEAT_MS = 1_000;
+const STUCK_MS = 5_000;
+const ECHO = DEBUG_ECHO.id;
+
+/** debug.echo with two slots per worker, so that tests fill a worker with two calls. */
+const ECHO_TWO_SLOTS = defineCapability({
+  ...DEBUG_ECHO.definition,
+  resources: { ...DEBUG_ECHO.definition.resources, maxConcurrency: 2 },
+});
+
+function descriptorOf(capability: Capability): CapabilityDescriptor {
+  const d = capability.definition;
+  return CapabilityDescriptor.fromPartial({
+    id: d.id,
+    version: d.version,
+    description: d.description,
+    inputSchemaJson: JSON.stringify(d.inputSchema),
+    outputSchemaJson: JSON.stringify(d.outputSchema),
+    errorCodes: [...d.errorCodes],
+    streaming: StreamingMode.STREAMING_MODE_NONE,
+    resources: { gpu: d.resources.gpu, maxConcurrency: d.resources.maxConcurrency, memoryMb: d.resources.memoryMb ?? 0 },
+    idempotent: d.idempotent,
+  });
+}
+
+/** Settles to the lease's worker id, or to the error: lets a test look at a pending call. */
+function track(call: Promise<Lease>): { readonly result: string | CrankError | undefined; done: Promise<void> } {
+  const tracked: { result: string | CrankError | undefined; done: Promise<void> } = {
+    result: undefined,
+    done: Promise.resolve(),
+  };
+  tracked.done = call.then(
+    (lease) => {
+      tracked.result = lease.worker.id;
+    },
+    (error: unknown) => {
+      tracked.result = error as CrankError;
+    },
+  );
+  return tracked;
+}
+
+// Queue timeouts and breaker cooldowns read the real clock; fake time keeps the waits short and exact.
+describe('Router', () => {
+  let registry: WorkerRegistry;
+  let router: Router;
+
+  const setUp = (options: Partial<RouterOptions> = {}): void => {
+    registry = new WorkerRegistry({
+      catalog: builtinCatalog(),
+      heartbeatIntervalMs: HEARTBEAT_MS,
+      missedHeartbeats: 3,
+      stuckAfterMs: STUCK_MS,
+      logger: pino({ level: 'silent' }),
+      now: () => Date.now(),
+    });
+    router = new Router(registry, {
+      queueLimit: 10,
+      queueTimeoutMs: 30_000,
+      breakerFailureThreshold: 3,
+      breakerCooldownMs: 10_000,
+      ...options,
+    });
+  };
+
+  const addWorker = (workerId: string, options: { gpu?: boolean; capabilities?: Capability[] } = {}): void => {
+    registry.register(
+      RegisterRequest.fromPartial({
+        workerId,
+        address: `10.0.0.1:${9000 + registry.list().length}`,
+        capabilities: (options.capabilities ?? [DEBUG_ECHO]).map(descriptorOf),
+        gpu: options.gpu ?? false,
+      }),
+    );
+  };
+
+  /** Worker ids chosen by `n` calls, each released before the next. */
+  const sequentialPicks = async (n: number, options: AcquireOptions = {}): Promise<string[]> => {
+    const picks: string[] = [];
+    for (let i = 0; i < n; i += 1) {
+      const lease = await router.acquire(ECHO, '^1', options);
+      picks.push(lease.worker.id);
+      lease.release('success');
+    }
+    return picks;
+  };
+
+  beforeEach(() => {
+    jest.useFakeTimers();
+    setUp();
+  });
+
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  describe('resolve', () => {
+    it('answers NOT_FOUND for a capability no worker offers', () => {
+      addWorker('w1');
+      const attempt = () => router.resolve('nope.nothing', '^1');
+      expect(attempt).toThrow(CrankError);
+      expect(attempt).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+      expect(attempt).toThrow('capability "nope.nothing" is not offered by any worker');
+    });
+
+    it('answers NOT_FOUND naming the available versions when none is in range', () => {
+      addWorker('w1', { capabilities: [DEBUG_ECHO, defineCapability({ ...DEBUG_ECHO.definition, version: '1.4.0' })] });
+      const attempt = () => router.resolve(ECHO, '^2');
+      expect(attempt).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+      expect(attempt).toThrow('capability "debug.echo" has no version matching "^2"; available: 1.4.0, 1.0.0');
+    });
+
+    it('picks the highest offered version in range', () => {
+      addWorker('w1', { capabilities: [DEBUG_ECHO, defineCapability({ ...DEBUG_ECHO.definition, version: '1.4.0' })] });
+      expect(router.resolve(ECHO, '^1').version).toBe('1.4.0');
+      expect(router.resolve(ECHO, '~1.0').version).toBe('1.0.0');
+    });
+  });
+
+  describe('choosing a worker', () => {
+    it('leases the version in range and counts the call as in flight until released', async () => {
+      addWorker('w1');
+      const lease = await router.acquire(ECHO, '^1');
+      expect(lease.worker.id).toBe('w1');
+      expect(lease.capability.key).toBe('debug.echo@1.0.0');
+      expect(lease.worker.offers.get(lease.capability.key)?.inFlight).toBe(1);
+
+      lease.release('success');
+      lease.release('success');
+      expect(lease.worker.offers.get(lease.capability.key)?.inFlight).toBe(0);
+    });
+
+    it('sends the call to the worker with fewer calls in flight', async () => {
+      addWorker('a');
+      addWorker('b');
+      const held = [await router.acquire(ECHO, '^1'), await router.acquire(ECHO, '^1')];
+      expect(new Set(held.map((l) => l.worker.id))).toEqual(new Set(['a', 'b']));
+
+      const third = await router.acquire(ECHO, '^1');
+      const lighter = third.worker.id === 'a' ? 'b' : 'a';
+      const fourth = await router.acquire(ECHO, '^1');
+      expect(fourth.worker.id).toBe(lighter);
+    });
+
+    it('lets equal workers take turns', async () => {
+      addWorker('a');
+      addWorker('b');
+      const picks = await sequentialPicks(10);
+      expect(picks.filter((id) => id === 'a').length).toBeGreaterThan(0);
+      expect(picks.filter((id) => id === 'b').length).toBeGreaterThan(0);
+    });
+
+    it('prefers a GPU worker over a CPU one when both are free', async () => {
+      addWorker('cpu');
+      addWorker('gpu', { gpu: true });
+      expect(await sequentialPicks(6)).toEqual(Array(6).fill('gpu'));
+    });
+
+    it('passes over a worker whose recent latency is much higher', async () => {
+      addWorker('slow');
+      addWorker('fast');
+      for (const lease of [await router.acquire(ECHO, '^1'), await router.acquire(ECHO, '^1')]) {
+        lease.release('success', lease.worker.id === 'slow' ? 900 : 50);
+      }
+      expect(await sequentialPicks(6)).toEqual(Array(6).fill('fast'));
+    });
+
+    it('skips excluded workers', async () => {
+      addWorker('a');
+      addWorker('b');
+      expect(await sequentialPicks(4, { exclude: new Set(['a']) })).toEqual(Array(4).fill('b'));
+    });
+
+    it('skips a draining worker', async () => {
+      addWorker('a');
+      addWorker('b');
+      registry.heartbeat(HeartbeatRequest.fromPartial({ workerId: 'a', phase: WorkerPhase.WORKER_PHASE_DRAINING }));
+      expect(await sequentialPicks(4)).toEqual(Array(4).fill('b'));
+    });
+
+    it('skips a stuck worker', async () => {
+      addWorker('a');
+      addWorker('b');
+      const beat = () => registry.heartbeat(HeartbeatRequest.fromPartial({ workerId: 'a', inFlight: 1, completed: 0 }));
+      beat();
+      jest.setSystemTime(Date.now() + STUCK_MS + 1);
+      expect(beat().stuck).toBe(true);
+      expect(await sequentialPicks(4)).toEqual(Array(4).fill('b'));
+    });
+
+    it('skips a capability the worker reports as not ready', async () => {
+      addWorker('a');
+      addWorker('b');
+      registry.heartbeat(
+        HeartbeatRequest.fromPartial({ workerId: 'a', status: [{ id: ECHO, ready: false, reason: 'loading' }] }),
+      );
+      expect(await sequentialPicks(4)).toEqual(Array(4).fill('b'));
+    });
+  });
+
+  describe('waiting for a slot', () => {
+    const fillWorker = async (): Promise<Lease[]> => [await router.acquire(ECHO, '^1'), await router.acquire(ECHO, '^1')];
+
+    it('queues a call while every slot is busy and hands it the first slot released', async () => {
+      addWorker('w1', { capabilities: [ECHO_TWO_SLOTS] });
+      const [first] = await fillWorker();
+
+      const waiting = track(router.acquire(ECHO, '^1'));
+      await jest.advanceTimersByTimeAsync(1_000);
+      expect(waiting.result).toBeUndefined();
+      expect(router.queueDepths().get(ECHO)).toBe(1);
+
+      first?.release('success');
+      await waiting.done;
+      expect(waiting.result).toBe('w1');
+      expect(router.queueDepths().get(ECHO)).toBe(0);
+    });
+
+    it('hands a queued call to a worker that registers while it waits', async () => {
+      addWorker('w1', { capabilities: [ECHO_TWO_SLOTS] });
+      await fillWorker();
+      const waiting = track(router.acquire(ECHO, '^1'));
+
+      addWorker('w2');
+      await waiting.done;
+      expect(waiting.result).toBe('w2');
+    });
+
+    it('refuses a call with RESOURCE_EXHAUSTED once the queue is full', async () => {
+      setUp({ queueLimit: 2 });
+      addWorker('w1', { capabilities: [ECHO_TWO_SLOTS] });
+      const leases = await fillWorker();
+      const queued = [track(router.acquire(ECHO, '^1')), track(router.acquire(ECHO, '^1'))];
+
+      const refused = router.acquire(ECHO, '^1');
+      await expect(refused).rejects.toBeInstanceOf(CrankError);
+      await expect(refused).rejects.toMatchObject({
+        code: 'RESOURCE_EXHAUSTED',
+        message: 'capability "debug.echo": all workers busy and 2 calls already waiting',
+      });
+
+      for (const lease of leases) lease.release('success');
+      await Promise.all(queued.map((q) => q.done));
+      expect(queued.map((q) => q.result)).toEqual(['w1', 'w1']);
+    });
+
+    it('fails a waiting call with DEADLINE_EXCEEDED when its deadline passes', async () => {
+      addWorker('w1', { capabilities: [ECHO_TWO_SLOTS] });
+      await fillWorker();
+      const waiting = track(router.acquire(ECHO, '^1', { deadlineMs: Date.now() + 500 }));
+
+      await jest.advanceTimersByTimeAsync(499);
+      expect(waiting.result).toBeUndefined();
+      await jest.advanceTimersByTimeAsync(1);
+
+      expect(waiting.result).toBeInstanceOf(CrankError);
+      expect(waiting.result).toMatchObject({
+        code: 'DEADLINE_EXCEEDED',
+        message: expect.stringMatching(/no worker slot freed within 500 ms/),
+      });
+      expect(router.queueDepths().get(ECHO)).toBe(0);
+    });
+
+    it('uses the queue timeout when the caller set no deadline', async () => {
+      setUp({ queueTimeoutMs: 2_000 });
+      addWorker('w1', { capabilities: [ECHO_TWO_SLOTS] });
+      await fillWorker();
+      const waiting = track(router.acquire(ECHO, '^1'));
+
+      await jest.advanceTimersByTimeAsync(2_000);
+      expect(waiting.result).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+    });
+
+    it('fails a waiting call with UNAVAILABLE when no live worker remains', async () => {
+      addWorker('w1', { capabilities: [ECHO_TWO_SLOTS] });
+      await fillWorker();
+      const waiting = track(router.acquire(ECHO, '^1', { deadlineMs: Date.now() + 500 }));
+      registry.deregister('w1', 'shutdown');
+
+      await jest.advanceTimersByTimeAsync(500);
+      expect(waiting.result).toBeInstanceOf(CrankError);
+      expect(waiting.result).toMatchObject({
+        code: 'UNAVAILABLE',
+        message: expect.stringMatching(/no healthy worker within 500 ms/),
+      });
+    });
+
+    it('fails a waiting call with CANCELLED when the caller aborts', async () => {
+      addWorker('w1', { capabilities: [ECHO_TWO_SLOTS] });
+      const [first] = await fillWorker();
+      const controller = new AbortController();
+      const waiting = track(router.acquire(ECHO, '^1', { signal: controller.signal }));
+
+      controller.abort();
+      await waiting.done;
+      expect(waiting.result).toBeInstanceOf(CrankError);
+      expect(waiting.result).toMatchObject({ code: 'CANCELLED', message: 'the caller cancelled the call' });
+      expect(router.queueDepths().get(ECHO)).toBe(0);
+
+      // The freed slot is not taken by the cancelled call.
+      first?.release('success');
+      expect(first?.worker.offers.get('debug.echo@1.0.0')?.inFlight).toBe(1);
+    });
+
+    it('reports queue depth per capability', async () => {
+      addWorker('w1', { capabilities: [ECHO_TWO_SLOTS] });
+      await fillWorker();
+      const waiting = [track(router.acquire(ECHO, '^1')), track(router.acquire(ECHO, '^1'))];
+      expect(router.queueDepths()).toEqual(new Map([[ECHO, 2]]));
+      registry.deregister('w1', 'test over');
+      await jest.advanceTimersByTimeAsync(30_000);
+      await Promise.all(waiting.map((w) => w.done));
+      expect(router.queueDepths()).toEqual(new Map([[ECHO, 0]]));
+    });
+  });
+
+  describe('circuit breaker', () => {
+    const failOn = async (workerId: string, other: string, times: number): Promise<void> => {
+      for (let i = 0; i < times; i += 1) {
+        const lease = await router.acquire(ECHO, '^1', { exclude: new Set([other]) });
+        expect(lease.worker.id).toBe(workerId);
+        lease.release('failure');
+      }
+    };
+
+    it('stops routing to a worker after consecutive failures', async () => {
+      addWorker('bad');
+      addWorker('good');
+      await failOn('bad', 'good', 2);
+      expect(router.breakerOpen('bad')).toBe(false);
+      await failOn('bad', 'good', 1);
+
+      expect(router.breakerOpen('bad')).toBe(true);
+      expect(router.breakerOpen('good')).toBe(false);
+      const bad = registry.get('bad');
+      expect(bad && workerState(bad, router.breakerOpen('bad'))).toBe('unhealthy');
+      expect(await sequentialPicks(4)).toEqual(Array(4).fill('good'));
+    });
+
+    it('sends one trial call after the cooldown and routes again once it succeeds', async () => {
+      addWorker('bad');
+      addWorker('good');
+      await failOn('bad', 'good', 3);
+
+      await jest.advanceTimersByTimeAsync(10_000);
+      expect(router.breakerOpen('bad')).toBe(false);
+      const trial = await router.acquire(ECHO, '^1', { exclude: new Set(['good']) });
+      expect(trial.worker.id).toBe('bad');
+      expect(router.breakerOpen('bad')).toBe(true);
+
+      trial.release('success');
+      expect(router.breakerOpen('bad')).toBe(false);
+      expect(new Set(await sequentialPicks(6))).toEqual(new Set(['bad', 'good']));
+    });
+
+    it('forgets the failures of a worker that deregisters and comes back', async () => {
+      addWorker('bad');
+      addWorker('good');
+      await failOn('bad', 'good', 3);
+      registry.deregister('bad', 'restart');
+      addWorker('bad');
+      expect(router.breakerOpen('bad')).toBe(false);
+    });
+  });
+});

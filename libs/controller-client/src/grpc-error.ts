@@ -21,7 +21,12 @@ const BY_STATUS: Partial<Record<number, ErrorCode>> = {
  */
 export function errorFromServiceError(error: ServiceError): CrankError {
   const info = errorInfoFromMetadata(error.metadata);
-  if (info) return crankErrorFrom(info.code, info.message, parseDetailsJson(info.detailsJson));
+  if (info) {
+    return crankErrorFrom(info.code, info.message, parseDetailsJson(info.detailsJson), {
+      retryable: info.retryable,
+      cause: error,
+    });
+  }
   return new CrankError(BY_STATUS[error.code] ?? 'INTERNAL', error.details || error.message, {
     cause: error,
   });

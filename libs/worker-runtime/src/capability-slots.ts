@@ -34,7 +34,7 @@ export class CapabilitySlots {
     }
   }
 
-  /** Finds the entry for an exact version, or the highest served version when none is given. */
+  /** Finds the entry for an exact version, or the only served version when none is given. */
   find(capabilityId: string, version: string): SlotEntry {
     const exact = this.entries.get(`${capabilityId}@${version}`);
     if (exact) return exact;

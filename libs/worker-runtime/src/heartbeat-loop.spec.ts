@@ -153,4 +153,19 @@ describe('HeartbeatLoop', () => {
     expect(port.kinds()).toEqual(['heartbeat']);
     expect(port.calls[0]?.at).toBe(startedAt);
   });
+
+  it('beats at once on beatNow() and keeps a single chain of beats afterwards', async () => {
+    loop.start(INTERVAL_MS);
+    await jest.advanceTimersByTimeAsync(100);
+    await loop.beatNow();
+    expect(port.kinds()).toEqual(['heartbeat']);
+    // About one beat per interval from here on: a second chain would double the count.
+    await jest.advanceTimersByTimeAsync(3 * INTERVAL_MS);
+    expect(port.calls.length).toBeGreaterThanOrEqual(3);
+    expect(port.calls.length).toBeLessThanOrEqual(5);
+    await loop.stop();
+    const afterStop = port.calls.length;
+    await jest.advanceTimersByTimeAsync(3 * INTERVAL_MS);
+    expect(port.calls.length).toBe(afterStop);
+  });
 });

@@ -58,10 +58,19 @@ export class HeartbeatLoop {
     this.schedule(this.jittered(this.intervalMs));
   }
 
-  /** Sends a beat now (e.g. to report draining at once), outside the schedule. */
+  /**
+   * Sends a beat now (e.g. to report readiness or draining at once) instead of at the next tick;
+   * the schedule restarts from it, so there is still one chain of beats.
+   */
   async beatNow(): Promise<void> {
     await this.current;
-    if (this.registered) await this.tick();
+    if (!this.running || !this.registered) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.current = this.tick().finally(() => {
+      this.current = undefined;
+    });
+    await this.current;
   }
 
   /** Stops the loop and waits for a beat in progress. */

@@ -91,7 +91,9 @@ describe('compileControllerConfig', () => {
     expect(() => compileControllerConfig({ heartbeatIntervalMs: 9 })).toThrow(
       'heartbeatIntervalMs: must be at least 10 ms',
     );
-    expect(() => compileControllerConfig({}, { CRANK_CERT_TTL: '1s' })).toThrow(/^certTtlMs: must be at least /);
+    expect(() => compileControllerConfig({}, { CRANK_CERT_TTL: '1s' })).toThrow(
+      /^certTtlMs: must be at least /,
+    );
     expect(() => compileControllerConfig({}, { CRANK_MISSED_HEARTBEATS: '0' })).toThrow(
       'missedHeartbeats: must be at least 1',
     );
@@ -128,7 +130,9 @@ describe('splitHostPort', () => {
   });
 
   it('refuses an address without a port, an unbracketed IPv6 address and a port out of range', () => {
-    expect(() => splitHostPort('example.org', 'grpcAddr')).toThrow('grpcAddr: "example.org" is not host:port');
+    expect(() => splitHostPort('example.org', 'grpcAddr')).toThrow(
+      'grpcAddr: "example.org" is not host:port',
+    );
     expect(() => splitHostPort('::1:8443')).toThrow('address: "::1:8443" is not host:port');
     expect(() => splitHostPort('host:65536', 'httpAddr')).toThrow('httpAddr: port 65536 is out of range');
   });

@@ -31,7 +31,10 @@ export function fromServiceError(error: ServiceError): { error: CrankError; from
   const info = errorInfoFromMetadata(error.metadata);
   if (info)
     return {
-      error: crankErrorFrom(info.code, info.message, parseDetailsJson(info.detailsJson)),
+      error: crankErrorFrom(info.code, info.message, parseDetailsJson(info.detailsJson), {
+        retryable: info.retryable,
+        cause: error,
+      }),
       fromWorker: true,
     };
   const code = TRANSPORT_CODES[error.code] ?? 'INTERNAL';

@@ -30,7 +30,10 @@ function sanOf(pem: string): string | undefined {
 
 async function expectRefused(attempt: Promise<unknown>, message: RegExp): Promise<void> {
   await expect(attempt).rejects.toBeInstanceOf(CrankError);
-  await expect(attempt).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(message) });
+  await expect(attempt).rejects.toMatchObject({
+    code: 'INVALID_INPUT',
+    message: expect.stringMatching(message),
+  });
 }
 
 describe('CertificateAuthority', () => {
@@ -111,7 +114,11 @@ describe('CertificateAuthority', () => {
 
     it('refuses text that is not a CSR', async () => {
       await expectRefused(
-        ca.signCsr('-----BEGIN CERTIFICATE REQUEST-----\nnot base64\n-----END CERTIFICATE REQUEST-----', 'worker', HOUR_MS),
+        ca.signCsr(
+          '-----BEGIN CERTIFICATE REQUEST-----\nnot base64\n-----END CERTIFICATE REQUEST-----',
+          'worker',
+          HOUR_MS,
+        ),
         /^csr_pem: not a PEM PKCS#10 certificate request/,
       );
       await expectRefused(ca.signCsr('garbage', 'worker', HOUR_MS), /^csr_pem: /);
@@ -143,7 +150,9 @@ describe('CertificateAuthority', () => {
           'IP Address:10.1.2.3',
         ]),
       );
-      expect(cert.subject.split('\n')).toEqual(expect.arrayContaining(['CN=crank-controller', 'OU=controller']));
+      expect(cert.subject.split('\n')).toEqual(
+        expect.arrayContaining(['CN=crank-controller', 'OU=controller']),
+      );
       expect(cert.verify(new X509Certificate(ca.certPem).publicKey)).toBe(true);
       expect(cert.checkPrivateKey(createPrivateKey(issued.keyPem))).toBe(true);
     });

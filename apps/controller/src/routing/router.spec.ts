@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { CrankError, DEBUG_ECHO, builtinCatalog, defineCapability, type Capability } from '@crank/capabilities';
+import {
+  CrankError,
+  DEBUG_ECHO,
+  builtinCatalog,
+  defineCapability,
+  type Capability,
+} from '@crank/capabilities';
 import {
   CapabilityDescriptor,
   HeartbeatRequest,
@@ -32,13 +38,20 @@ function descriptorOf(capability: Capability): CapabilityDescriptor {
     outputSchemaJson: JSON.stringify(d.outputSchema),
     errorCodes: [...d.errorCodes],
     streaming: StreamingMode.STREAMING_MODE_NONE,
-    resources: { gpu: d.resources.gpu, maxConcurrency: d.resources.maxConcurrency, memoryMb: d.resources.memoryMb ?? 0 },
+    resources: {
+      gpu: d.resources.gpu,
+      maxConcurrency: d.resources.maxConcurrency,
+      memoryMb: d.resources.memoryMb ?? 0,
+    },
     idempotent: d.idempotent,
   });
 }
 
 /** Settles to the lease's worker id, or to the error: lets a test look at a pending call. */
-function track(call: Promise<Lease>): { readonly result: string | CrankError | undefined; done: Promise<void> } {
+function track(call: Promise<Lease>): {
+  readonly result: string | CrankError | undefined;
+  done: Promise<void>;
+} {
   const tracked: { result: string | CrankError | undefined; done: Promise<void> } = {
     result: undefined,
     done: Promise.resolve(),
@@ -77,7 +90,10 @@ describe('Router', () => {
     });
   };
 
-  const addWorker = (workerId: string, options: { gpu?: boolean; capabilities?: Capability[] } = {}): void => {
+  const addWorker = (
+    workerId: string,
+    options: { gpu?: boolean; capabilities?: Capability[] } = {},
+  ): void => {
     registry.register(
       RegisterRequest.fromPartial({
         workerId,
@@ -118,14 +134,20 @@ describe('Router', () => {
     });
 
     it('answers NOT_FOUND naming the available versions when none is in range', () => {
-      addWorker('w1', { capabilities: [DEBUG_ECHO, defineCapability({ ...DEBUG_ECHO.definition, version: '1.4.0' })] });
+      addWorker('w1', {
+        capabilities: [DEBUG_ECHO, defineCapability({ ...DEBUG_ECHO.definition, version: '1.4.0' })],
+      });
       const attempt = () => router.resolve(ECHO, '^2');
       expect(attempt).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
-      expect(attempt).toThrow('capability "debug.echo" has no version matching "^2"; available: 1.4.0, 1.0.0');
+      expect(attempt).toThrow(
+        'capability "debug.echo" has no version matching "^2"; available: 1.4.0, 1.0.0',
+      );
     });
 
     it('picks the highest offered version in range', () => {
-      addWorker('w1', { capabilities: [DEBUG_ECHO, defineCapability({ ...DEBUG_ECHO.definition, version: '1.4.0' })] });
+      addWorker('w1', {
+        capabilities: [DEBUG_ECHO, defineCapability({ ...DEBUG_ECHO.definition, version: '1.4.0' })],
+      });
       expect(router.resolve(ECHO, '^1').version).toBe('1.4.0');
       expect(router.resolve(ECHO, '~1.0').version).toBe('1.0.0');
     });
@@ -188,14 +210,17 @@ describe('Router', () => {
     it('skips a draining worker', async () => {
       addWorker('a');
       addWorker('b');
-      registry.heartbeat(HeartbeatRequest.fromPartial({ workerId: 'a', phase: WorkerPhase.WORKER_PHASE_DRAINING }));
+      registry.heartbeat(
+        HeartbeatRequest.fromPartial({ workerId: 'a', phase: WorkerPhase.WORKER_PHASE_DRAINING }),
+      );
       expect(await sequentialPicks(4)).toEqual(Array(4).fill('b'));
     });
 
     it('skips a stuck worker', async () => {
       addWorker('a');
       addWorker('b');
-      const beat = () => registry.heartbeat(HeartbeatRequest.fromPartial({ workerId: 'a', inFlight: 1, completed: 0 }));
+      const beat = () =>
+        registry.heartbeat(HeartbeatRequest.fromPartial({ workerId: 'a', inFlight: 1, completed: 0 }));
       beat();
       jest.setSystemTime(Date.now() + STUCK_MS + 1);
       expect(beat().stuck).toBe(true);
@@ -206,14 +231,20 @@ describe('Router', () => {
       addWorker('a');
       addWorker('b');
       registry.heartbeat(
-        HeartbeatRequest.fromPartial({ workerId: 'a', status: [{ id: ECHO, ready: false, reason: 'loading' }] }),
+        HeartbeatRequest.fromPartial({
+          workerId: 'a',
+          status: [{ id: ECHO, ready: false, reason: 'loading' }],
+        }),
       );
       expect(await sequentialPicks(4)).toEqual(Array(4).fill('b'));
     });
   });
 
   describe('waiting for a slot', () => {
-    const fillWorker = async (): Promise<Lease[]> => [await router.acquire(ECHO, '^1'), await router.acquire(ECHO, '^1')];
+    const fillWorker = async (): Promise<Lease[]> => [
+      await router.acquire(ECHO, '^1'),
+      await router.acquire(ECHO, '^1'),
+    ];
 
     it('queues a call while every slot is busy and hands it the first slot released', async () => {
       addWorker('w1', { capabilities: [ECHO_TWO_SLOTS] });
@@ -314,6 +345,31 @@ describe('Router', () => {
       // The freed slot is not taken by the cancelled call.
       first?.release('success');
       expect(first?.worker.offers.get('debug.echo@1.0.0')?.inFlight).toBe(1);
+    });
+
+    it('refuses a call whose signal is already aborted, even with a free slot', async () => {
+      addWorker('w1', { capabilities: [ECHO_TWO_SLOTS] });
+      await expect(router.acquire(ECHO, '^1', { signal: AbortSignal.abort() })).rejects.toMatchObject({
+        code: 'CANCELLED',
+      });
+      expect(registry.get('w1')?.offers.get('debug.echo@1.0.0')?.inFlight).toBe(0);
+    });
+
+    it('does not let a waiter that cannot use the freed worker block the waiters behind it', async () => {
+      addWorker('a', { capabilities: [ECHO_TWO_SLOTS] });
+      addWorker('b', { capabilities: [ECHO_TWO_SLOTS] });
+      const held = await Promise.all(Array.from({ length: 4 }, () => router.acquire(ECHO, '^1')));
+      const picky = track(router.acquire(ECHO, '^1', { exclude: new Set(['a']) }));
+      const anyWorker = track(router.acquire(ECHO, '^1'));
+
+      held.find((lease) => lease.worker.id === 'a')?.release('success');
+      await anyWorker.done;
+      expect(anyWorker.result).toBe('a');
+      expect(picky.result).toBeUndefined();
+
+      held.find((lease) => lease.worker.id === 'b')?.release('success');
+      await picky.done;
+      expect(picky.result).toBe('b');
     });
 
     it('reports queue depth per capability', async () => {

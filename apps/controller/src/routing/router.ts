@@ -49,10 +49,12 @@ const EWMA_ALPHA = 0.2;
 const LATENCY_TOLERANCE = 1.25;
 
 /**
- * Chooses a worker for each call (DESIGN.md section 4): live workers offering the capability at a
- * version in the caller's range with a free slot; least in-flight first, then lowest recent latency
- * (EWMA), GPU workers before CPU ones; equals take turns. When no slot is free, calls wait in a
- * bounded per-capability queue; past its bound they get RESOURCE_EXHAUSTED.
+ * Chooses a worker for each call (DESIGN.md section 4). Candidates are live workers offering the
+ * capability at a version in the caller's range with a free slot. A GPU worker with a free slot
+ * comes before any CPU worker (it batches: filling it is cheaper than spreading); among workers of
+ * the same kind, least in-flight first, then lowest recent latency (EWMA); equals take turns. When
+ * no slot is free, calls wait in a bounded per-capability queue; past its bound they get
+ * RESOURCE_EXHAUSTED.
  */
 export class Router {
   private readonly breakers = new Map<string, CircuitBreaker>();
@@ -100,6 +102,9 @@ export class Router {
 
   /** Reserves a slot, waiting in the capability's queue when none is free. */
   acquire(capabilityId: string, range: string, options: AcquireOptions = {}): Promise<Lease> {
+    if (options.signal?.aborted) {
+      return Promise.reject(new CrankError('CANCELLED', 'the caller cancelled the call'));
+    }
     this.resolve(capabilityId, range);
     const lease = this.tryLease(capabilityId, range, options.exclude);
     if (lease) return Promise.resolve(lease);
@@ -256,13 +261,20 @@ export class Router {
       );
   }
 
+  /**
+   * Serves waiters in arrival order. A waiter that cannot be served does not block the ones
+   * behind it (they may accept other workers or versions); waiters asking exactly what an earlier
+   * one failed to get are skipped without another look, so a long queue costs one pass per kind.
+   */
   private drainQueues(): void {
     for (const queue of this.queues.values()) {
-      while (queue.length > 0) {
-        const waiter = queue[0] as Waiter;
+      const failed = new Set<string>();
+      for (const waiter of [...queue]) {
+        const kind = `${waiter.range}|${[...(waiter.exclude ?? [])].sort().join(',')}`;
+        if (failed.has(kind)) continue;
         const lease = this.tryLease(waiter.capabilityId, waiter.range, waiter.exclude);
-        if (!lease) break;
-        waiter.resolve(lease);
+        if (lease) waiter.resolve(lease);
+        else failed.add(kind);
       }
     }
   }

@@ -27,7 +27,12 @@ export const depConstraints = [
   { sourceTag: 'scope:worker', onlyDependOnLibsWithTags: ['scope:worker-runtime', 'scope:capabilities'] },
   {
     sourceTag: 'scope:e2e',
-    onlyDependOnLibsWithTags: ['scope:worker-runtime', 'scope:controller-client', 'scope:capabilities', 'scope:proto'],
+    onlyDependOnLibsWithTags: [
+      'scope:worker-runtime',
+      'scope:controller-client',
+      'scope:capabilities',
+      'scope:proto',
+    ],
   },
   { sourceTag: 'type:lib', notDependOnLibsWithTags: ['type:app', 'type:e2e'] },
 ];

@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { builtinCatalog } from '@crank/capabilities';
-import { ControllerService } from '@crank/proto';
+import { ControllerService, MtlsListener, PeerDirectory } from '@crank/proto';
 import { pino, type Logger } from 'pino';
 import {
   compileControllerConfig,
@@ -14,8 +14,6 @@ import {
 } from './config/controller-config.js';
 import type { ControllerCore } from './controller-core.js';
 import { createControllerService } from './grpc/controller-service.js';
-import { MtlsListener } from './grpc/mtls-listener.js';
-import { PeerDirectory } from './grpc/peer-identity.js';
 import { HttpErrorFilter } from './http/http-error-filter.js';
 import { HttpModule } from './http/http-module.js';
 import { InvocationService } from './invoke/invocation-service.js';
@@ -138,7 +136,8 @@ export async function createControllerApp(
     host: grpcAt.host,
     port: grpcAt.port,
     ...identity,
-    onAccepted: (socket) => peers.add(socket),
+    allowAnonymous: true,
+    peers,
     onRefused: (remote, reason) =>
       logger.warn({ event: 'tls_refused', remote, reason }, 'refused a TLS connection'),
   });

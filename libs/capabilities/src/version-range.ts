@@ -14,14 +14,20 @@ function normaliseRange(range: string): string {
 }
 
 /**
- * Checks `range` and returns it in the form semver matches against (empty becomes `*`).
- *
- * @throws InvalidInputError - naming `version` (the request field that carries the range) and the
- *   range, when it is not a valid semver range
+ * Parsed ranges by their text. The router matches a range on every call, and callers use a handful
+ * of distinct ranges; parsing one costs more than the match itself. Bounded: cleared when full.
  */
-export function assertValidRange(range: string): string {
+const parsedRanges = new Map<string, semver.Range>();
+const PARSED_RANGES_MAX = 1_000;
+
+function parseRange(range: string): semver.Range {
+  const cached = parsedRanges.get(range);
+  if (cached) return cached;
   const normalised = normaliseRange(range);
-  if (semver.validRange(normalised) === null) {
+  let parsed: semver.Range;
+  try {
+    parsed = new semver.Range(normalised);
+  } catch {
     throw new InvalidInputError(
       `version: must be a semver range such as "^1.2.0" (got ${JSON.stringify(range)})`,
       [
@@ -33,7 +39,20 @@ export function assertValidRange(range: string): string {
       ],
     );
   }
-  return normalised;
+  if (parsedRanges.size >= PARSED_RANGES_MAX) parsedRanges.clear();
+  parsedRanges.set(range, parsed);
+  return parsed;
+}
+
+/**
+ * Checks `range` and returns it in the form semver matches against (empty becomes `*`).
+ *
+ * @throws InvalidInputError - naming `version` (the request field that carries the range) and the
+ *   range, when it is not a valid semver range
+ */
+export function assertValidRange(range: string): string {
+  parseRange(range);
+  return normaliseRange(range);
 }
 
 /**
@@ -42,7 +61,12 @@ export function assertValidRange(range: string): string {
  * @throws InvalidInputError - when `range` is not a valid semver range
  */
 export function satisfiesRange(version: string, range: string): boolean {
-  return semver.satisfies(version, assertValidRange(range));
+  const parsed = parseRange(range);
+  try {
+    return parsed.test(version);
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -52,7 +76,7 @@ export function satisfiesRange(version: string, range: string): boolean {
  * @throws InvalidInputError - when `range` is not a valid semver range
  */
 export function pickHighest(versions: Iterable<string>, range: string): string | undefined {
-  return semver.maxSatisfying([...versions], assertValidRange(range)) ?? undefined;
+  return semver.maxSatisfying([...versions], parseRange(range)) ?? undefined;
 }
 
 /**

@@ -83,3 +83,5 @@ export {
   parseDetailsJson,
   type ContractErrorLike,
 } from './error-metadata.js';
+export { MtlsListener, type MtlsListenerOptions, type TlsMaterial } from './mtls-listener.js';
+export { PeerDirectory, type HasPeer, type PeerIdentity } from './peer-directory.js';

@@ -1,14 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
-import {
-  Metadata,
-  Server,
-  experimental,
-  status,
-  type ServerCredentials,
-  type ServiceError,
-} from '@grpc/grpc-js';
+import { Metadata, Server, status, type ServiceError } from '@grpc/grpc-js';
 import { CrankError } from '@crank/capabilities';
 import {
   CrankClient,
@@ -22,6 +15,8 @@ import {
   DeregisterRequest,
   HealthService as HealthServiceDefinition,
   HeartbeatRequest,
+  MtlsListener,
+  PeerDirectory,
   RegisterRequest,
   StreamingMode,
   WorkerPhase,
@@ -34,7 +29,6 @@ import { createExecuteService } from './execute-service.js';
 import { HealthService } from './health-service.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
 import { httpPort, startHttpEndpoints } from './http-endpoints.js';
-import { IdentityProvider } from './identity-provider.js';
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from './worker-options.js';
 import { WorkerMetrics } from './worker-metrics.js';
 
@@ -72,7 +66,7 @@ export class CrankWorker {
   private httpServer: HttpServer | undefined;
   private heartbeat: HeartbeatLoop | undefined;
   private renewer: CertificateRenewer | undefined;
-  private provider: IdentityProvider | undefined;
+  private listener: MtlsListener | undefined;
   private readonly slots: CapabilitySlots;
   private readonly metrics: WorkerMetrics;
   private readonly health = new HealthService();
@@ -158,7 +152,6 @@ export class CrankWorker {
     try {
       this.identity = await this.enrollWithRetry();
       this.client_ = this.controllerClient(this.identity);
-      this.provider = new IdentityProvider(this.identity);
       await this.startGrpc();
       this.httpServer = await startHttpEndpoints(
         {
@@ -249,6 +242,7 @@ export class CrankWorker {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
       'grpc.max_send_message_length': 64 * 1024 * 1024,
     });
+    const peers = new PeerDirectory();
     server.addService(
       WorkerService,
       createExecuteService({
@@ -257,30 +251,31 @@ export class CrankWorker {
         metrics: this.metrics,
         logger: this.options.logger,
         accepting: () => this.state_ === 'serving',
+        // Any holder of a certificate from the CA may connect (health checks); only the
+        // controller may run handlers.
+        fromController: (call) => peers.lookup(call)?.kind === 'controller',
         drainSignal: this.drainAbort.signal,
         client: () => this.client,
       }),
     );
     server.addService(HealthServiceDefinition, this.health.implementation());
-    const provider = this.provider as IdentityProvider;
-    // Client certificates are required: only holders of a certificate from the controller's CA
-    // reach the handlers, and the execute service admits only the controller's identity.
-    const credentials: ServerCredentials = experimental.createCertificateProviderServerCredentials(
-      provider,
-      provider,
-      true,
-    );
-    this.grpcPort_ = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${this.options.host}:${this.options.grpcPort}`, credentials, (error, port) =>
-        error ? reject(error) : resolve(port),
-      ),
-    );
+    this.listener = await MtlsListener.listen(server, {
+      host: this.options.host,
+      port: this.options.grpcPort,
+      caPem: this.identity.caPem,
+      certPem: this.identity.certPem,
+      keyPem: this.identity.keyPem,
+      peers,
+      onRefused: (remote, reason) =>
+        this.options.logger.warn({ event: 'tls_refused', remote, reason }, 'refused a TLS connection'),
+    });
+    this.grpcPort_ = this.listener.address.port;
     this.grpcServer = server;
   }
 
   private applyIdentity(next: TlsIdentity): void {
     this.identity = next;
-    this.provider?.update(next);
+    this.listener?.updateIdentity(next);
     const previous = this.client_;
     this.client_ = this.controllerClient(next);
     previous?.close();
@@ -454,6 +449,7 @@ export class CrankWorker {
     this.renewer?.stop();
     await this.heartbeat?.stop();
     this.health.close();
+    await this.listener?.close();
     const grpc = this.grpcServer;
     if (grpc) {
       await new Promise<void>((resolve) => {

@@ -25,28 +25,43 @@ export interface ExecuteServiceDeps {
   logger: Logger;
   /** Whether new calls are taken (false while draining). */
   accepting(): boolean;
+  /** Whether a call comes from the controller (the only party that may run handlers). */
+  fromController(call: { getPeer(): string }): boolean;
   /** Aborts every running handler (drain deadline passed). */
   drainSignal: AbortSignal;
   client(): CrankClient;
 }
 
+/** The server side of a call, as much of it as {@link createExecuteService} uses. */
+interface IncomingCall {
+  getPeer(): string;
+  getDeadline(): Date | number;
+  once(event: 'cancelled', cb: () => void): unknown;
+  removeListener(event: 'cancelled', cb: () => void): unknown;
+  sendMetadata(m: Metadata): void;
+}
+
 /** The `crank.v1.Worker` service: runs handlers with validation, slots, deadlines and metrics. */
 export function createExecuteService(deps: ExecuteServiceDeps): WorkerServer {
+  // One drain listener for all calls rather than one per call: there may be thousands running.
+  const running = new Set<AbortController>();
+  deps.drainSignal.addEventListener(
+    'abort',
+    () => {
+      for (const abort of running) abort.abort(new CrankError('UNAVAILABLE', 'worker drain deadline passed'));
+    },
+    { once: true },
+  );
+
   /** Checks acceptance, takes a slot and builds the context; throws before anything was accepted. */
   const begin = (
     capabilityId: string,
     version: string,
     requestId: string,
     caller: string,
-    call: {
-      getDeadline(): Date | number;
-      on(event: 'cancelled', cb: () => void): unknown;
-      sendMetadata(m: Metadata): void;
-      getAuthContext(): { sslPeerCertificate?: { subject?: { OU?: string | string[] } } } | null;
-    },
+    call: IncomingCall,
   ): { entry: SlotEntry; ctx: HandlerContext; finish: (error?: unknown) => void } => {
-    const ou = call.getAuthContext()?.sslPeerCertificate?.subject?.OU;
-    if ((Array.isArray(ou) ? ou[0] : ou) !== 'controller') {
+    if (!deps.fromController(call)) {
       throw new CrankError('PERMISSION_DENIED', 'only the controller may call a worker directly');
     }
     if (!deps.accepting()) throw new CrankError('UNAVAILABLE', `worker "${deps.workerId}" is draining`);
@@ -54,6 +69,7 @@ export function createExecuteService(deps: ExecuteServiceDeps): WorkerServer {
     deps.slots.acquire(entry);
     call.sendMetadata(acceptedMetadata());
     const abort = new AbortController();
+    running.add(abort);
     const deadline = toDate(call.getDeadline());
     let timer: NodeJS.Timeout | undefined;
     if (deadline) {
@@ -63,14 +79,18 @@ export function createExecuteService(deps: ExecuteServiceDeps): WorkerServer {
       );
       timer.unref();
     }
-    const onDrain = (): void => abort.abort(new CrankError('UNAVAILABLE', 'worker drain deadline passed'));
-    deps.drainSignal.addEventListener('abort', onDrain, { once: true });
-    call.on('cancelled', () => abort.abort(new CrankError('CANCELLED', 'the caller cancelled the call')));
+    const onCancel = (): void => abort.abort(new CrankError('CANCELLED', 'the caller cancelled the call'));
+    call.once('cancelled', onCancel);
     const capability = entry.served.capability;
+    let logger: Logger | undefined;
     const ctx: HandlerContext = {
       signal: abort.signal,
       deadline,
-      logger: deps.logger.child({ capability: capability.id, version: capability.version, requestId }),
+      // Built on first use: most handlers never log, and a child logger costs an allocation.
+      get logger() {
+        logger ??= deps.logger.child({ capability: capability.id, version: capability.version, requestId });
+        return logger;
+      },
       capability: capability.id,
       version: capability.version,
       requestId,
@@ -80,20 +100,18 @@ export function createExecuteService(deps: ExecuteServiceDeps): WorkerServer {
         return deps.client();
       },
     };
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     let finished = false;
     const finish = (error?: unknown): void => {
       if (finished) return;
       finished = true;
       if (timer) clearTimeout(timer);
-      deps.drainSignal.removeEventListener('abort', onDrain);
+      call.removeListener('cancelled', onCancel);
+      running.delete(abort);
       const outcome = error === undefined ? 'ok' : asCrankError(error).code;
       deps.slots.release(entry, error === undefined);
       deps.metrics.requests.inc({ capability: capability.id, version: capability.version, outcome });
-      deps.metrics.duration.observe(
-        { capability: capability.id },
-        Number(process.hrtime.bigint() - started) / 1e9,
-      );
+      deps.metrics.duration.observe({ capability: capability.id }, (performance.now() - started) / 1e3);
       if (outcome === 'INTERNAL') ctx.logger.error({ event: 'handler_failed', err: error }, 'handler failed');
     };
     return { entry, ctx, finish };

@@ -6,7 +6,7 @@
 // measured in one run on this machine, with the ratio b/a. Needs `npx nx run-many -t build`.
 //   node tools/bench/routing/run.mjs [--seconds 3] [--levels 1,16,64]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -51,13 +51,14 @@ function start(script, env, event) {
   });
   children.push(child);
   return new Promise((resolve, reject) => {
+    const resolveWithPid = (parsed) => resolve({ ...parsed, pid: child.pid });
     let buffered = '';
     child.stdout.on('data', (chunk) => {
       buffered += chunk;
       for (const line of buffered.split('\n').slice(0, -1)) {
         try {
           const parsed = JSON.parse(line);
-          if (parsed.event === event) resolve(parsed);
+          if (parsed.event === event) resolveWithPid(parsed);
         } catch {
           // not JSON
         }
@@ -68,8 +69,22 @@ function start(script, env, event) {
   });
 }
 
-/** Runs `call` from `concurrency` loops for `seconds`; returns calls/s and latency percentiles (ms). */
-async function measure(call, concurrency) {
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 1/100 s
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Runs `call` from `concurrency` loops for `seconds`; returns calls/s, latency percentiles (ms) and
+ * the CPU each watched process spent per call (µs).
+ */
+async function measure(call, concurrency, watched = {}) {
+  const cpuBefore = Object.fromEntries(Object.entries(watched).map(([name, pid]) => [name, cpuMs(pid)]));
   const latencies = [];
   const deadline = performance.now() + seconds * 1000;
   await Promise.all(
@@ -81,9 +96,15 @@ async function measure(call, concurrency) {
       }
     }),
   );
+  const cpuPerCallUs = Object.fromEntries(
+    Object.entries(watched).map(([name, pid]) => [
+      name,
+      ((cpuMs(pid) - cpuBefore[name]) * 1000) / Math.max(1, latencies.length),
+    ]),
+  );
   latencies.sort((x, y) => x - y);
   const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-  return { rps: latencies.length / seconds, p50: pct(0.5), p99: pct(0.99) };
+  return { rps: latencies.length / seconds, p50: pct(0.5), p99: pct(0.99), cpuPerCallUs };
 }
 
 try {
@@ -95,12 +116,16 @@ try {
     CRANK_CONTROLLER_URL: `127.0.0.1:${grpcPort}`,
     CRANK_LOG_LEVEL: 'warn',
   };
-  await start(
+  const controller = await start(
     join(root, 'apps/controller/dist/main.js'),
     { ...env, CRANK_LOG_LEVEL: 'info' },
     'controller_started',
   );
-  await start(join(root, 'apps/worker-echo/dist/main.js'), { ...env, CRANK_LOG_LEVEL: 'info' }, 'registered');
+  const worker = await start(
+    join(root, 'apps/worker-echo/dist/main.js'),
+    { ...env, CRANK_LOG_LEVEL: 'info' },
+    'registered',
+  );
   const raw = await start(join(root, 'tools/bench/routing/raw-echo-server.mjs'), env, 'listening');
 
   const location = controllerLocation({ address: env.CRANK_CONTROLLER_URL, dataDir });
@@ -128,8 +153,12 @@ try {
 
   const rows = [];
   for (const concurrency of levels) {
-    const a = await measure(callBare, concurrency);
-    const b = await measure(callCrank, concurrency);
+    const a = await measure(callBare, concurrency, { client: process.pid, server: raw.pid });
+    const b = await measure(callCrank, concurrency, {
+      client: process.pid,
+      controller: controller.pid,
+      worker: worker.pid,
+    });
     rows.push({ concurrency, a, b });
   }
   const f = (n, d = 0) => n.toFixed(d).padStart(8);
@@ -145,6 +174,16 @@ try {
       `  ${String(concurrency).padStart(4)} | ${f(a.rps)} ${f(a.p50, 3)} ${f(a.p99, 3)}  | ${f(b.rps)} ${f(b.p50, 3)} ${f(b.p99, 3)}             | ${f(b.rps / a.rps, 2)}    | ${f(b.p50 - a.p50, 3)}  | ${f(b.p99 - a.p99, 3)}`,
     );
   }
+  console.log('CPU per call (µs, user + system, from /proc; the client is this process):');
+  for (const { concurrency, a, b } of rows) {
+    const fmt = (o) =>
+      Object.entries(o)
+        .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+        .join(', ');
+    console.log(
+      `  conc ${String(concurrency).padStart(2)}: (a) ${fmt(a.cpuPerCallUs)}   (b) ${fmt(b.cpuPerCallUs)}`,
+    );
+  }
   crank.close();
   bare.close();
 } finally {
@@ -154,7 +193,7 @@ try {
       (child) =>
         new Promise((resolve) => {
           if (child.exitCode !== null) return resolve();
-          const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+          const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
           child.once('exit', () => {
             clearTimeout(timer);
             resolve();

@@ -14,6 +14,7 @@ import {
   StreamingMode,
   WorkerSummary,
   type ControllerServer,
+  type PeerDirectory,
   type StreamFrame,
 } from '@crank/proto';
 import type { Logger } from 'pino';
@@ -24,7 +25,7 @@ import type { WorkerRegistry } from '../registry/worker-registry.js';
 import { workerInFlight, workerState } from '../registry/worker-record.js';
 import type { Router } from '../routing/router.js';
 import { asCrankError, toGrpcStatus } from './grpc-errors.js';
-import type { PeerDirectory } from './peer-identity.js';
+import { requirePeer, requireWorkerSelf } from './peer-identity.js';
 
 export interface ControllerServiceDeps {
   ca: CertificateAuthority;
@@ -143,37 +144,40 @@ export function createControllerService(deps: ControllerServiceDeps): Controller
     }),
 
     register: unary(logger, async (call) => {
-      peers.requireWorkerSelf(call, call.request.workerId);
+      requireWorkerSelf(peers, call, call.request.workerId);
       deps.registry.register(call.request);
       return { heartbeatIntervalMs: deps.heartbeatIntervalMs };
     }),
 
     heartbeat: unary(logger, async (call) => {
-      peers.requireWorkerSelf(call, call.request.workerId);
+      requireWorkerSelf(peers, call, call.request.workerId);
       deps.registry.heartbeat(call.request);
       return { heartbeatIntervalMs: deps.heartbeatIntervalMs };
     }),
 
     deregister: unary(logger, async (call) => {
-      peers.requireWorkerSelf(call, call.request.workerId);
+      requireWorkerSelf(peers, call, call.request.workerId);
       deps.registry.deregister(call.request.workerId, call.request.reason || 'requested');
       return {};
     }),
 
     listCapabilities: unary(logger, async (call) => {
-      peers.require(call);
+      requirePeer(peers, call);
       return { capabilities: summarizeCapabilities(deps.registry) };
     }),
 
     listWorkers: unary(logger, async (call) => {
-      peers.require(call);
+      requirePeer(peers, call);
       return { workers: summarizeWorkers(deps.registry, deps.router) };
     }),
 
     invoke: unary(logger, async (call) => {
-      const peer = peers.require(call);
+      const peer = requirePeer(peers, call);
       const abort = new AbortController();
-      call.on('cancelled', () => abort.abort());
+      // grpc-js also reports 'cancelled' when a finished call's stream closes; listen only while
+      // the call runs, so that finished calls cost no abort.
+      const onCancel = (): void => abort.abort();
+      call.once('cancelled', onCancel);
       const deadline = call.getDeadline();
       const deadlineMs =
         deadline instanceof Date
@@ -182,22 +186,26 @@ export function createControllerService(deps: ControllerServiceDeps): Controller
             ? Number(deadline)
             : undefined;
       const request = call.request;
-      const result = await deps.invocations.invoke({
-        capability: request.capability,
-        range: request.version,
-        input: request.input ?? { contentType: '', data: Buffer.alloc(0) },
-        requestId: request.requestId || randomUUID(),
-        caller: peer.id,
-        deadlineMs,
-        signal: abort.signal,
-      });
-      return { output: result.output, workerId: result.workerId, version: result.version };
+      try {
+        const result = await deps.invocations.invoke({
+          capability: request.capability,
+          range: request.version,
+          input: request.input ?? { contentType: '', data: Buffer.alloc(0) },
+          requestId: request.requestId || randomUUID(),
+          caller: peer.id,
+          deadlineMs,
+          signal: abort.signal,
+        });
+        return { output: result.output, workerId: result.workerId, version: result.version };
+      } finally {
+        call.removeListener('cancelled', onCancel);
+      }
     }),
 
     invokeStream: (call: ServerDuplexStream<StreamFrame, StreamFrame>) => {
       let peer;
       try {
-        peer = peers.require(call);
+        peer = requirePeer(peers, call);
       } catch (error) {
         call.emit('error', toGrpcStatus(error));
         return;

@@ -44,9 +44,15 @@ export class WorkerRegistry {
   private readonly listeners: RegistryListener[] = [];
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
+  private generation_ = 0;
 
   constructor(private readonly options: WorkerRegistryOptions) {
     this.now = options.now ?? Date.now;
+  }
+
+  /** Changes whenever a worker joins or leaves: caches of what is offered key on it. */
+  get generation(): number {
+    return this.generation_;
   }
 
   addListener(listener: RegistryListener): void {
@@ -139,6 +145,7 @@ export class WorkerRegistry {
       lastProgressAt: now,
     };
     this.workers.set(record.id, record);
+    this.generation_ += 1;
     this.options.logger.info(
       {
         event: 'worker_registered',
@@ -237,6 +244,7 @@ export class WorkerRegistry {
   }
 
   private notifyRemoved(worker: WorkerRecord, reason: RemovalReason): void {
+    this.generation_ += 1;
     for (const listener of this.listeners) listener.onRemoved?.(worker, reason);
     this.notifyCapacity();
   }

@@ -61,6 +61,9 @@ export class Router {
   private readonly latencyMs = new Map<string, number>();
   private readonly queues = new Map<string, Waiter[]>();
   private turn = 0;
+  /** resolve() answers by `id|range`, valid while the registry's generation is unchanged. */
+  private readonly resolved = new Map<string, Capability>();
+  private resolvedGeneration = -1;
 
   constructor(
     private readonly registry: WorkerRegistry,
@@ -82,6 +85,20 @@ export class Router {
    * @returns the highest offered version in range (its schemas validate the input up front)
    */
   resolve(capabilityId: string, range: string): Capability {
+    if (this.resolvedGeneration !== this.registry.generation) {
+      this.resolved.clear();
+      this.resolvedGeneration = this.registry.generation;
+    }
+    const key = `${capabilityId}|${range}`;
+    const cached = this.resolved.get(key);
+    if (cached) return cached;
+    const capability = this.resolveUncached(capabilityId, range);
+    if (this.resolved.size >= 1_000) this.resolved.clear();
+    this.resolved.set(key, capability);
+    return capability;
+  }
+
+  private resolveUncached(capabilityId: string, range: string): Capability {
     const offered = this.registry.offeredVersions(capabilityId);
     if (offered.length === 0) {
       throw new CrankError('NOT_FOUND', `capability "${capabilityId}" is not offered by any worker`, {

@@ -1,7 +1,7 @@
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import { WorkerClient } from '@crank/proto';
 import type { WorkerRecord } from '../registry/worker-record.js';
-import type { TlsIdentity } from '../grpc/mtls-listener.js';
+import type { TlsMaterial } from '@crank/proto';
 
 interface Connection {
   address: string;
@@ -22,12 +22,12 @@ export class WorkerConnections {
   private readonly retired = new Map<WorkerClient, Connection>();
   private channelCredentials: ChannelCredentials;
 
-  constructor(identity: TlsIdentity) {
+  constructor(identity: TlsMaterial) {
     this.channelCredentials = toCredentials(identity);
   }
 
   /** Uses a renewed controller certificate for connections opened from now on. */
-  updateIdentity(identity: TlsIdentity): void {
+  updateIdentity(identity: TlsMaterial): void {
     this.channelCredentials = toCredentials(identity);
     for (const workerId of [...this.current.keys()]) this.retire(workerId);
   }
@@ -83,7 +83,7 @@ export class WorkerConnections {
   }
 }
 
-function toCredentials(identity: TlsIdentity): ChannelCredentials {
+function toCredentials(identity: TlsMaterial): ChannelCredentials {
   return credentials.createSsl(
     Buffer.from(identity.caPem),
     Buffer.from(identity.keyPem),

@@ -1,0 +1,101 @@
+import { createServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { ServerCredentials, type Server } from '@grpc/grpc-js';
+import { PeerDirectory } from './peer-directory.js';
+
+/** TLS material of a listener; all PEM. */
+export interface TlsMaterial {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
+export interface MtlsListenerOptions extends TlsMaterial {
+  host: string;
+  port: number;
+  /**
+   * Whether a connection without a client certificate is let through (the controller answers
+   * Enroll without one). A certificate that is presented must chain to the CA either way.
+   * @default false
+   */
+  allowAnonymous?: boolean;
+  /** Where identities of accepted connections are recorded. @default a new directory */
+  peers?: PeerDirectory;
+  /** Called for each connection refused during the handshake. */
+  onRefused?: (remoteAddress: string | undefined, reason: string) => void;
+}
+
+/**
+ * Terminates TLS 1.3 for a grpc-js server and hands the sockets to it through a connection
+ * injector. Doing the TLS here, not in grpc-js, gives three things grpc-js's credentials do not:
+ * an optional client certificate that must still chain to the CA when presented (refused in the
+ * handshake otherwise), the peer's identity read once per connection into {@link peers}, and
+ * TCP_NODELAY on every socket, so small responses are not held back by Nagle's algorithm.
+ */
+export class MtlsListener {
+  protected constructor(
+    private readonly tlsServer: TlsServer,
+    readonly address: AddressInfo,
+    /** Identities of the authorised connections, for per-call checks. */
+    readonly peers: PeerDirectory,
+  ) {}
+
+  static async listen(grpcServer: Server, options: MtlsListenerOptions): Promise<MtlsListener> {
+    const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
+    const peers = options.peers ?? new PeerDirectory();
+    const tlsServer = createServer(
+      {
+        ca: options.caPem,
+        cert: options.certPem,
+        key: options.keyPem,
+        requestCert: true,
+        rejectUnauthorized: false,
+        minVersion: 'TLSv1.3',
+        ALPNProtocols: ['h2'],
+        noDelay: true,
+      },
+      (socket: TLSSocket) => {
+        if (!socket.authorized) {
+          const presented = Object.keys(socket.getPeerCertificate()).length > 0;
+          if (presented || !options.allowAnonymous) {
+            options.onRefused?.(
+              socket.remoteAddress,
+              String(socket.authorizationError ?? 'no client certificate'),
+            );
+            socket.destroy();
+            return;
+          }
+        } else {
+          peers.add(socket);
+        }
+        injector.injectConnection(socket);
+      },
+    );
+    tlsServer.on('tlsClientError', (error, socket) =>
+      options.onRefused?.(socket.remoteAddress, error.message),
+    );
+    await new Promise<void>((resolve, reject) => {
+      tlsServer.once('error', reject);
+      tlsServer.listen(options.port, options.host, () => {
+        tlsServer.off('error', reject);
+        resolve();
+      });
+    });
+    return new MtlsListener(tlsServer, tlsServer.address() as AddressInfo, peers);
+  }
+
+  /** Swaps the serving certificate (rotation) for new connections; open ones keep theirs. */
+  updateIdentity(material: TlsMaterial): void {
+    this.tlsServer.setSecureContext({
+      ca: material.caPem,
+      cert: material.certPem,
+      key: material.keyPem,
+      minVersion: 'TLSv1.3',
+    });
+  }
+
+  /** Stops accepting connections. Open sessions are closed by the grpc-js server's shutdown. */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.tlsServer.close(() => resolve()));
+  }
+}

@@ -1,0 +1,56 @@
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+
+/** Who is on the other end of a connection, from its verified client certificate. */
+export interface PeerIdentity {
+  /** Certificate CN: a worker id, a caller name, or the controller's name. */
+  id: string;
+  /** Certificate OU: what the identity may do. */
+  kind: 'controller' | 'worker' | 'caller';
+}
+
+/** Anything with grpc-js's `getPeer()`: `address:port` of the connection a call came on. */
+export interface HasPeer {
+  getPeer(): string;
+}
+
+/**
+ * Identities of the open connections, read once per connection when its TLS handshake completes
+ * (reading the peer certificate is costly, and grpc-js's `getAuthContext()` does it on every
+ * call). Keyed by the remote `address:port`, which no two open connections share; an entry
+ * lives exactly as long as its socket.
+ */
+export class PeerDirectory {
+  private readonly peers = new Map<string, PeerIdentity>();
+
+  /** Records an authorised socket's identity until the socket closes. */
+  add(socket: TLSSocket): void {
+    const identity = identityOf(socket.getPeerCertificate());
+    if (!identity) return;
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.peers.set(key, identity);
+    socket.once('close', () => {
+      if (this.peers.get(key) === identity) this.peers.delete(key);
+    });
+  }
+
+  /** The caller's identity, or undefined when it presented no valid client certificate. */
+  lookup(call: HasPeer): PeerIdentity | undefined {
+    return this.peers.get(call.getPeer());
+  }
+
+  get size(): number {
+    return this.peers.size;
+  }
+}
+
+function identityOf(cert: PeerCertificate | undefined): PeerIdentity | undefined {
+  if (!cert || Object.keys(cert).length === 0) return undefined;
+  const id = first(cert.subject?.CN);
+  const kind = first(cert.subject?.OU);
+  if (!id || (kind !== 'worker' && kind !== 'caller' && kind !== 'controller')) return undefined;
+  return { id, kind };
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import { CrankClient } from './crank-client.js';
 import { certificateNotAfter } from './csr.js';
 import { enroll } from './enroll.js';
-import { controllerLocation, readTrust, type ControllerLocation, type TlsIdentity } from './identity.js';
+import {
+  controllerLocation,
+  readCaCertificate,
+  readTrust,
+  type ControllerLocation,
+  type TlsIdentity,
+} from './identity.js';
 
 export interface ConnectOptions extends Partial<ControllerLocation> {
   /** Caller name, the CN of its certificate. @default 'cli-' + the user name */
@@ -34,7 +40,7 @@ export async function callerIdentity(
   const dir = join(location.dataDir, 'callers');
   const keyFile = join(dir, `${name}.key`);
   const certFile = join(dir, `${name}.crt`);
-  const caPem = await readFile(location.caFile, 'utf8');
+  const caPem = await readCaCertificate(location);
   if (!forceNew) {
     try {
       const [keyPem, certPem] = await Promise.all([readFile(keyFile, 'utf8'), readFile(certFile, 'utf8')]);

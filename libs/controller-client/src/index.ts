@@ -31,6 +31,7 @@ export {
   channelCredentials,
   controllerChannelOptions,
   controllerLocation,
+  readCaCertificate,
   readTrust,
 } from './identity.js';
 export type { ControllerLocation, TlsIdentity } from './identity.js';

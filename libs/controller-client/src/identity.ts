@@ -69,12 +69,41 @@ export function controllerLocation(
   };
 }
 
+/**
+ * Reads the CA certificate named by a location.
+ * @throws Error with code ENOENT and a message that says what to do, when the file is missing
+ */
+export async function readCaCertificate(location: ControllerLocation): Promise<string> {
+  try {
+    return await readFile(location.caFile, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    throw Object.assign(
+      new Error(
+        `no CA certificate at ${location.caFile}: start the controller first (npm start), ` +
+          'or point CRANK_DATA_DIR or CRANK_CA_FILE at its data',
+      ),
+      { code: 'ENOENT' },
+    );
+  }
+}
+
 /** Reads the CA certificate and the bootstrap token named by a location. */
 export async function readTrust(
   location: ControllerLocation,
 ): Promise<{ caPem: string; bootstrapToken: string }> {
-  const caPem = await readFile(location.caFile, 'utf8');
-  const bootstrapToken =
-    location.bootstrapToken ?? (await readFile(join(location.dataDir, 'bootstrap-token'), 'utf8')).trim();
+  const caPem = await readCaCertificate(location);
+  let bootstrapToken = location.bootstrapToken;
+  if (bootstrapToken === undefined) {
+    const tokenFile = join(location.dataDir, 'bootstrap-token');
+    try {
+      bootstrapToken = (await readFile(tokenFile, 'utf8')).trim();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      throw Object.assign(new Error(`no bootstrap token at ${tokenFile}: set CRANK_BOOTSTRAP_TOKEN`), {
+        code: 'ENOENT',
+      });
+    }
+  }
   return { caPem, bootstrapToken };
 }

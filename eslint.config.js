@@ -28,6 +28,7 @@ export const depConstraints = [
   {
     sourceTag: 'scope:e2e',
     onlyDependOnLibsWithTags: [
+      'scope:testkit',
       'scope:worker-runtime',
       'scope:controller-client',
       'scope:capabilities',

@@ -61,7 +61,11 @@ for (const [title, cmd, args] of checks) {
   if (step(title, cmd, args).status !== 0) fail(title);
 }
 
-const tools = step('workspace tool tests (node --test)', process.execPath, ['--test', 'tools/'], {
+// Named explicitly: `node --test tools/` would also pick up this file (test-*.mjs) and recurse.
+const toolTests = readdirSync(join(root, 'tools'))
+  .filter((f) => f.endsWith('.test.mjs'))
+  .map((f) => join('tools', f));
+const tools = step('workspace tool tests (node --test)', process.execPath, ['--test', ...toolTests], {
   capture: true,
 });
 const count = (name) => Number(new RegExp(`^# ${name} (\\d+)`, 'm').exec(tools.stdout)?.[1] ?? 0);

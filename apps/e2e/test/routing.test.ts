@@ -9,7 +9,9 @@ import {
   controllerLocation,
   type CrankClient,
 } from '@crank/controller-client';
+import { DEBUG_ECHO } from '@crank/capabilities';
 import { HealthCheckResponse_ServingStatus, HealthClient } from '@crank/proto';
+import { assertConformance, runConformance } from '@crank/testkit';
 import { Cluster, type RunningProcess } from './harness.js';
 
 /** Registration, routing spread and typed errors, over real processes and real mTLS. */
@@ -202,5 +204,47 @@ describe('controller and two echo workers', () => {
     } finally {
       health.close();
     }
+  });
+
+  it('delivers a caller cancel to the handler as an aborted signal', async () => {
+    const abort = new AbortController();
+    const started = Date.now();
+    const call = client.invoke(
+      'debug.echo',
+      { message: 'cancel me', delayMs: 10_000 },
+      { signal: abort.signal },
+    );
+    setTimeout(() => abort.abort(), 200);
+    await expect(call).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(Date.now() - started).toBeLessThan(3_000);
+    // The handler stopped waiting: no call stays in flight on either worker.
+    await new Promise((r) => setTimeout(r, 300));
+    for (const proc of procs) {
+      const { http } = await proc.event('worker_started');
+      const health = (await (await fetch(`${String(http)}/health`)).json()) as { inFlight: number };
+      expect(health.inFlight).toBe(0);
+    }
+  });
+
+  it('passes the conformance kit for debug.echo', async () => {
+    const results = await runConformance({
+      client,
+      capability: DEBUG_ECHO,
+      cases: [
+        {
+          name: 'echoes the message',
+          input: { message: 'conformance' },
+          check: (output) => expect(output).toMatchObject({ message: 'conformance' }),
+        },
+        {
+          name: 'reports a handler error with its code',
+          input: { message: 'x', failWith: 'UNSUPPORTED_FORMAT' },
+          expectError: 'UNSUPPORTED_FORMAT',
+        },
+      ],
+    });
+    assertConformance(results);
+    expect(results.map((r) => r.name)).toContain('input that breaks the schema is refused');
+    expect(results.filter((r) => r.workerId).every((r) => workers.includes(r.workerId as string))).toBe(true);
   });
 });

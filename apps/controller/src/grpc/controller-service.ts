@@ -24,7 +24,7 @@ import type { CertificateAuthority } from '../pki/certificate-authority.js';
 import type { WorkerRegistry } from '../registry/worker-registry.js';
 import { workerInFlight, workerState } from '../registry/worker-record.js';
 import type { Router } from '../routing/router.js';
-import { asCrankError, toGrpcStatus } from './grpc-errors.js';
+import { asCrankError, deadlineOf, toGrpcStatus } from './grpc-errors.js';
 import { requirePeer, requireWorkerSelf } from './peer-identity.js';
 
 export interface ControllerServiceDeps {
@@ -178,13 +178,7 @@ export function createControllerService(deps: ControllerServiceDeps): Controller
       // the call runs, so that finished calls cost no abort.
       const onCancel = (): void => abort.abort();
       call.once('cancelled', onCancel);
-      const deadline = call.getDeadline();
-      const deadlineMs =
-        deadline instanceof Date
-          ? deadline.getTime()
-          : Number.isFinite(deadline)
-            ? Number(deadline)
-            : undefined;
+      const deadlineMs = deadlineOf(call);
       const request = call.request;
       try {
         const result = await deps.invocations.invoke({

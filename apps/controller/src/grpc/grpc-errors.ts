@@ -40,3 +40,10 @@ export function fromServiceError(error: ServiceError): { error: CrankError; from
   const code = TRANSPORT_CODES[error.code] ?? 'INTERNAL';
   return { error: new CrankError(code, error.details || error.message, { cause: error }), fromWorker: false };
 }
+
+/** The caller's deadline as epoch ms, or undefined when it set none (grpc-js reports Infinity). */
+export function deadlineOf(call: { getDeadline(): Date | number }): number | undefined {
+  const deadline = call.getDeadline();
+  if (deadline instanceof Date) return deadline.getTime();
+  return Number.isFinite(deadline) ? deadline : undefined;
+}

@@ -2,7 +2,7 @@ import { Metadata, type ClientDuplexStream, type ServerDuplexStream, type Servic
 import { CrankError, type Capability } from '@crank/capabilities';
 import { StreamFrame, type Payload } from '@crank/proto';
 import type { Logger } from 'pino';
-import { fromServiceError, toGrpcStatus } from '../grpc/grpc-errors.js';
+import { deadlineOf, fromServiceError, toGrpcStatus } from '../grpc/grpc-errors.js';
 import type { ControllerMetrics } from '../metrics/controller-metrics.js';
 import type { Lease, Router } from '../routing/router.js';
 import type { WorkerConnections } from '../routing/worker-connections.js';
@@ -137,13 +137,7 @@ export class StreamRelay {
         `capability "${capabilityId}" is not a streaming capability; call Invoke instead`,
       );
     }
-    const deadline = caller.getDeadline();
-    const deadlineMs =
-      deadline instanceof Date
-        ? deadline.getTime()
-        : Number.isFinite(deadline)
-          ? Number(deadline)
-          : undefined;
+    const deadlineMs = deadlineOf(caller);
     const lease = await this.options.router.acquire(capabilityId, range, { deadlineMs, signal });
     const { connections } = this.options;
     const client = connections.acquire(lease.worker);

@@ -63,7 +63,7 @@ describe('failures', () => {
   }, 60_000);
 
   it('has workers re-register within one heartbeat when the controller restarts', async () => {
-    cluster = await Cluster.start({ heartbeatMs: 300 });
+    cluster = await Cluster.start({ heartbeatMs: 1_000 });
     const workers = await Promise.all([cluster.startEcho(), cluster.startEcho()]);
     cluster.controller.kill('SIGKILL');
     await cluster.controller.exited;
@@ -71,8 +71,8 @@ describe('failures', () => {
     await cluster.startController();
     const client: CrankClient = await cluster.client();
     const tookMs = await eventually(async () => (await client.workers()).length === 2, 5_000, 10);
-    // Measured from the controller answering: one interval plus slack for a shared machine.
-    expect(tookMs).toBeLessThan(cluster.heartbeatMs * 2 + 500);
+    // Measured from the controller answering: one interval, plus slack for a shared 2-core machine.
+    expect(tookMs).toBeLessThan(cluster.heartbeatMs + 800);
     expect((await client.workers()).map((w) => w.id).sort()).toEqual(workers.map((w) => w.id).sort());
     const result = await client.invoke('debug.echo', { message: 'after restart' });
     expect(workers.map((w) => w.id)).toContain(result.workerId);

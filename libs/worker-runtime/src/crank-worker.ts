@@ -172,7 +172,7 @@ export class CrankWorker {
         this.health.set(entry.served.capability.id, entry.ready);
 
       this.heartbeat = new HeartbeatLoop(
-        { register: () => this.register(), heartbeat: () => this.sendHeartbeat() },
+        { register: (signal) => this.register(signal), heartbeat: (signal) => this.sendHeartbeat(signal) },
         { intervalMs: this.options.heartbeatIntervalMs, maxBackoffMs: this.options.maxBackoffMs, logger },
       );
       this.heartbeat.start(await this.registerFirst());
@@ -355,19 +355,45 @@ export class CrankWorker {
     }
   }
 
-  private register(): Promise<number> {
-    return new Promise((resolve, reject) =>
-      this.client.raw.register(
-        this.describe(),
-        new Metadata(),
-        { deadline: Date.now() + 10_000 },
-        (error: ServiceError | null, res) =>
-          error ? reject(error) : resolve(res.heartbeatIntervalMs || this.options.heartbeatIntervalMs),
-      ),
-    );
+  /**
+   * Register and Heartbeat calls from the loop (`signal` given) wait for the controller channel to
+   * be ready instead of failing at once: a returning controller then hears from this worker as soon
+   * as the channel reconnects, not at the next retry.
+   */
+  private controllerCall<T>(
+    start: (
+      metadata: Metadata,
+      options: { deadline: number },
+      done: (error: ServiceError | null, res: T) => void,
+    ) => {
+      cancel(): void;
+    },
+    signal?: AbortSignal,
+  ): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const call = start(
+        new Metadata({ waitForReady: signal !== undefined }),
+        { deadline: Date.now() + Math.min(10_000, Math.max(1_000, this.options.heartbeatIntervalMs)) },
+        (error, res) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (error) reject(error);
+          else resolve(res);
+        },
+      );
+      const onAbort = (): void => call.cancel();
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
-  private sendHeartbeat(): Promise<number | 'not-found'> {
+  private async register(signal?: AbortSignal): Promise<number> {
+    const res = await this.controllerCall<{ heartbeatIntervalMs: number }>(
+      (metadata, options, done) => this.client.raw.register(this.describe(), metadata, options, done),
+      signal,
+    );
+    return res.heartbeatIntervalMs || this.options.heartbeatIntervalMs;
+  }
+
+  private async sendHeartbeat(signal?: AbortSignal): Promise<number | 'not-found'> {
     const request = HeartbeatRequest.fromPartial({
       workerId: this.id,
       inFlight: this.slots.inFlight,
@@ -377,18 +403,16 @@ export class CrankWorker {
       phase:
         this.state_ === 'draining' ? WorkerPhase.WORKER_PHASE_DRAINING : WorkerPhase.WORKER_PHASE_SERVING,
     });
-    return new Promise((resolve, reject) =>
-      this.client.raw.heartbeat(
-        request,
-        new Metadata(),
-        { deadline: Date.now() + 10_000 },
-        (error: ServiceError | null, res) => {
-          if (error?.code === status.NOT_FOUND) resolve('not-found');
-          else if (error) reject(error);
-          else resolve(res.heartbeatIntervalMs || this.options.heartbeatIntervalMs);
-        },
-      ),
-    );
+    try {
+      const res = await this.controllerCall<{ heartbeatIntervalMs: number }>(
+        (metadata, options, done) => this.client.raw.heartbeat(request, metadata, options, done),
+        signal,
+      );
+      return res.heartbeatIntervalMs || this.options.heartbeatIntervalMs;
+    } catch (error) {
+      if ((error as ServiceError).code === status.NOT_FOUND) return 'not-found';
+      throw error;
+    }
   }
 
   private async shutdown(reason: string): Promise<void> {

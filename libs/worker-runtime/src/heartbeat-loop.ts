@@ -3,10 +3,13 @@ import { backoffDelayMs } from './backoff.js';
 
 /** What the loop needs from the controller connection: nothing more. */
 export interface RegistrationPort {
-  /** Registers this worker; resolves with the heartbeat interval the controller asks for. */
-  register(): Promise<number>;
+  /**
+   * Registers this worker; resolves with the heartbeat interval the controller asks for. `signal`
+   * aborts when the loop stops: the call should be cancelled then.
+   */
+  register(signal: AbortSignal): Promise<number>;
   /** Sends one heartbeat; resolves with the interval, or `'not-found'` if the controller forgot us. */
-  heartbeat(): Promise<number | 'not-found'>;
+  heartbeat(signal: AbortSignal): Promise<number | 'not-found'>;
 }
 
 export interface HeartbeatLoopOptions {
@@ -30,6 +33,8 @@ export class HeartbeatLoop {
   private failures = 0;
   private intervalMs: number;
   private current: Promise<void> | undefined;
+  /** Cancels a call in progress when the loop stops (it may be waiting for the controller). */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly port: RegistrationPort,
@@ -78,6 +83,7 @@ export class HeartbeatLoop {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.stopping.abort();
     await this.current;
   }
 
@@ -94,14 +100,14 @@ export class HeartbeatLoop {
   private async tick(): Promise<void> {
     try {
       if (!this.registered) {
-        this.intervalMs = await this.port.register();
+        this.intervalMs = await this.port.register(this.stopping.signal);
         this.setRegistered(true);
         this.options.logger.info(
           { event: 'registered', heartbeatIntervalMs: this.intervalMs },
           'registered with controller',
         );
       } else {
-        const result = await this.port.heartbeat();
+        const result = await this.port.heartbeat(this.stopping.signal);
         if (result === 'not-found') {
           this.options.logger.warn(
             { event: 'heartbeat_not_found' },

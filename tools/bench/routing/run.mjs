@@ -127,6 +127,11 @@ try {
     'registered',
   );
   const raw = await start(join(root, 'tools/bench/routing/raw-echo-server.mjs'), env, 'listening');
+  const proxy = await start(
+    join(root, 'tools/bench/routing/raw-proxy.mjs'),
+    { ...env, CRANK_BENCH_PROXY_TARGET: `127.0.0.1:${raw.port}` },
+    'listening',
+  );
 
   const location = controllerLocation({ address: env.CRANK_CONTROLLER_URL, dataDir });
   const identity = await callerIdentity(location, 'bench');
@@ -141,49 +146,61 @@ try {
     version: '1.0.0',
     input: { contentType: 'application/json', data: Buffer.from(JSON.stringify(input)) },
   });
-  const callBare = () =>
+  const viaProxy = new WorkerClient(`127.0.0.1:${proxy.port}`, channelCredentials(identity.caPem, identity), {
+    'grpc.ssl_target_name_override': 'raw-proxy',
+    'grpc.default_authority': 'raw-proxy',
+  });
+  const execute = (client) => () =>
     new Promise((resolve, reject) =>
-      bare.execute(request, new Metadata(), (e, r) => (e ? reject(e) : resolve(r))),
+      client.execute(request, new Metadata(), (e, r) => (e ? reject(e) : resolve(r))),
     );
+  const callBare = execute(bare);
+  const callProxy = execute(viaProxy);
   const callCrank = () => crank.invoke('debug.echo', input);
 
-  // Warm both paths (connections, JIT) before measuring.
-  await measure(callBare, 8);
-  await measure(callCrank, 8);
+  // Warm every path (connections, JIT) before measuring.
+  for (const call of [callBare, callProxy, callCrank]) await measure(call, 8);
 
   const rows = [];
   for (const concurrency of levels) {
     const a = await measure(callBare, concurrency, { client: process.pid, server: raw.pid });
+    const c = await measure(callProxy, concurrency, {
+      client: process.pid,
+      proxy: proxy.pid,
+      server: raw.pid,
+    });
     const b = await measure(callCrank, concurrency, {
       client: process.pid,
       controller: controller.pid,
       worker: worker.pid,
     });
-    rows.push({ concurrency, a, b });
+    rows.push({ concurrency, a, b, c });
   }
-  const f = (n, d = 0) => n.toFixed(d).padStart(8);
+  const f = (n, d = 0) => n.toFixed(d).padStart(7);
+  const cell = (m) => `${f(m.rps)} ${f(m.p50, 2)} ${f(m.p99, 2)}`;
   console.log(`routing benchmark, ${seconds} s per cell, payload ${JSON.stringify(input).length} B JSON`);
+  console.log('  (a) bare grpc-js echo over mTLS, one hop');
+  console.log('  (c) the same through a bare grpc-js proxy: two hops, no Crank logic');
+  console.log('  (b) CrankClient -> controller -> echo worker');
   console.log(
-    '  conc | (a) bare grpc-js mTLS        | (b) CrankClient -> controller -> worker | b/a calls/s | p50 added | p99 added',
+    '  conc |  (a) calls/s  p50 ms  p99 ms |  (c) calls/s  p50 ms  p99 ms |  (b) calls/s  p50 ms  p99 ms |  b/a   c/a | b p99 added',
   );
-  console.log(
-    '       |  calls/s   p50 ms   p99 ms  |  calls/s   p50 ms   p99 ms             |             |    ms     |    ms',
-  );
-  for (const { concurrency, a, b } of rows) {
+  for (const { concurrency, a, b, c } of rows) {
     console.log(
-      `  ${String(concurrency).padStart(4)} | ${f(a.rps)} ${f(a.p50, 3)} ${f(a.p99, 3)}  | ${f(b.rps)} ${f(b.p50, 3)} ${f(b.p99, 3)}             | ${f(b.rps / a.rps, 2)}    | ${f(b.p50 - a.p50, 3)}  | ${f(b.p99 - a.p99, 3)}`,
+      `  ${String(concurrency).padStart(4)} | ${cell(a)} | ${cell(c)} | ${cell(b)} | ${(b.rps / a.rps).toFixed(2)}  ${(c.rps / a.rps).toFixed(2)} | ${(b.p99 - a.p99).toFixed(2)} ms`,
     );
   }
   console.log('CPU per call (µs, user + system, from /proc; the client is this process):');
-  for (const { concurrency, a, b } of rows) {
-    const fmt = (o) =>
-      Object.entries(o)
-        .map(([k, v]) => `${k} ${v.toFixed(0)}`)
-        .join(', ');
+  const fmt = (o) =>
+    Object.entries(o)
+      .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+      .join(', ');
+  for (const { concurrency, a, b, c } of rows) {
     console.log(
-      `  conc ${String(concurrency).padStart(2)}: (a) ${fmt(a.cpuPerCallUs)}   (b) ${fmt(b.cpuPerCallUs)}`,
+      `  conc ${String(concurrency).padStart(2)}: (a) ${fmt(a.cpuPerCallUs)} | (c) ${fmt(c.cpuPerCallUs)} | (b) ${fmt(b.cpuPerCallUs)}`,
     );
   }
+  viaProxy.close();
   crank.close();
   bare.close();
 } finally {

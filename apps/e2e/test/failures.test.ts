@@ -45,7 +45,7 @@ describe('failures', () => {
     killedAt = Date.now();
 
     const evictedAfterMs = await eventually(
-      async () => !(await client.workers()).some((w) => w.id === victim.id),
+      async () => (await client.workers()).some((w) => w.id === victim.id && w.state === 'gone'),
       5_000,
     );
     await eventually(() => afterKill.length >= 60);
@@ -109,7 +109,7 @@ describe('failures', () => {
     expect(stopped['completed']).toBe(20);
     const deregistered = await cluster.controller.event('worker_deregistered');
     expect(deregistered['workerId']).toBe(worker.id);
-    expect(await client.workers()).toEqual([]);
+    expect((await client.workers()).map((w) => [w.id, w.state])).toEqual([[worker.id, 'gone']]);
     // Once it is gone, new calls are not routed to it.
     await expect(client.invoke('debug.echo', { message: 'late' })).rejects.toMatchObject({
       code: 'NOT_FOUND',

@@ -22,7 +22,7 @@ import type { InvocationService } from '../invoke/invocation-service.js';
 import type { StreamRelay } from '../invoke/stream-relay.js';
 import type { CertificateAuthority } from '../pki/certificate-authority.js';
 import type { WorkerRegistry } from '../registry/worker-registry.js';
-import { workerInFlight, workerState } from '../registry/worker-record.js';
+import { workerInFlight, workerState, type WorkerRecord } from '../registry/worker-record.js';
 import type { Router } from '../routing/router.js';
 import { asCrankError, deadlineOf, toGrpcStatus } from './grpc-errors.js';
 import { requirePeer, requireWorkerSelf } from './peer-identity.js';
@@ -89,12 +89,13 @@ export function summarizeCapabilities(registry: WorkerRegistry): CapabilitySumma
   );
 }
 
+/** Live workers with their state, then those that left recently as `gone`. */
 export function summarizeWorkers(registry: WorkerRegistry, router: Router): WorkerSummary[] {
-  return registry.list().map((w) =>
+  const summary = (w: WorkerRecord, state: string): WorkerSummary =>
     WorkerSummary.fromPartial({
       workerId: w.id,
       address: w.address,
-      state: workerState(w, router.breakerOpen(w.id)),
+      state,
       capabilities: [...w.offers.values()].map((o) => ({
         id: o.capability.id,
         version: o.capability.version,
@@ -102,12 +103,15 @@ export function summarizeWorkers(registry: WorkerRegistry, router: Router): Work
         inFlight: o.inFlight,
         reason: o.reason,
       })),
-      inFlight: workerInFlight(w),
+      inFlight: state === 'gone' ? 0 : workerInFlight(w),
       completed: w.reportedCompleted,
       lastHeartbeatUnixMs: w.lastHeartbeatAt,
       gpu: w.gpu,
-    }),
-  );
+    });
+  return [
+    ...registry.list().map((w) => summary(w, workerState(w, router.breakerOpen(w.id)))),
+    ...registry.departedWorkers().map(({ worker }) => summary(worker, 'gone')),
+  ];
 }
 
 /** The `crank.v1.Controller` gRPC service. */

@@ -343,6 +343,26 @@ describe('WorkerRegistry', () => {
     });
   });
 
+  describe('departed workers', () => {
+    it('lists evicted and deregistered workers for ten minutes, and forgets one that comes back', () => {
+      registry.register(registerRequest('left'));
+      registry.register(registerRequest('silent'));
+      registry.register(registerRequest('returns'));
+      registry.deregister('left', 'shutdown');
+      registry.deregister('returns', 'restart');
+      nowMs += INTERVAL_MS * MISSED + 1;
+      registry.sweep();
+      registry.register(registerRequest('returns'));
+
+      expect(registry.departedWorkers().map((d) => [d.worker.id, d.reason])).toEqual([
+        ['left', 'deregistered'],
+        ['silent', 'evicted'],
+      ]);
+      nowMs += 10 * 60_000 + 1;
+      expect(registry.departedWorkers()).toEqual([]);
+    });
+  });
+
   describe('offeredVersions', () => {
     it('lists each offered version once across workers', () => {
       const v11 = defineCapability({ ...DEBUG_ECHO.definition, version: '1.1.0' });

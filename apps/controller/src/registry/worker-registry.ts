@@ -45,6 +45,11 @@ export class WorkerRegistry {
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private generation_ = 0;
+  /**
+   * Workers that left (deregistered or evicted), newest last, shown as `gone` for a while so that
+   * an operator sees what happened to them. Bounded in count and age.
+   */
+  private readonly departed = new Map<string, { worker: WorkerRecord; reason: RemovalReason; at: number }>();
 
   constructor(private readonly options: WorkerRegistryOptions) {
     this.now = options.now ?? Date.now;
@@ -145,6 +150,7 @@ export class WorkerRegistry {
       lastProgressAt: now,
     };
     this.workers.set(record.id, record);
+    this.departed.delete(record.id);
     this.generation_ += 1;
     this.options.logger.info(
       {
@@ -207,6 +213,13 @@ export class WorkerRegistry {
     return this.workers.get(workerId);
   }
 
+  /** Workers that left within the last ten minutes (at most 100), newest last. */
+  departedWorkers(): { worker: WorkerRecord; reason: RemovalReason; at: number }[] {
+    const cutoff = this.now() - DEPARTED_KEEP_MS;
+    for (const [id, entry] of this.departed) if (entry.at < cutoff) this.departed.delete(id);
+    return [...this.departed.values()];
+  }
+
   list(): WorkerRecord[] {
     return [...this.workers.values()];
   }
@@ -245,6 +258,14 @@ export class WorkerRegistry {
 
   private notifyRemoved(worker: WorkerRecord, reason: RemovalReason): void {
     this.generation_ += 1;
+    if (reason !== 'replaced') {
+      this.departed.delete(worker.id);
+      this.departed.set(worker.id, { worker, reason, at: this.now() });
+      if (this.departed.size > DEPARTED_MAX)
+        this.departed.delete(this.departed.keys().next().value as string);
+    } else {
+      this.departed.delete(worker.id);
+    }
     for (const listener of this.listeners) listener.onRemoved?.(worker, reason);
     this.notifyCapacity();
   }
@@ -260,6 +281,9 @@ function parseDeclared(definition: Record<string, unknown>, where: string): Capa
     throw error;
   }
 }
+
+const DEPARTED_KEEP_MS = 10 * 60_000;
+const DEPARTED_MAX = 100;
 
 function parseSchema(json: string, field: string): unknown {
   if (!json) return undefined;

@@ -88,6 +88,7 @@ export async function createControllerApp(
   const router = new Router(registry, config);
   const connections = new WorkerConnections(identity);
   registry.addListener({
+    onRegistered: (worker) => connections.warm(worker),
     onRemoved: (worker, reason) => {
       if (reason !== 'replaced') connections.retire(worker.id);
     },

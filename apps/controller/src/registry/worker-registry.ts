@@ -23,6 +23,8 @@ export type RemovalReason = 'deregistered' | 'evicted' | 'replaced';
 export interface RegistryListener {
   /** A worker appeared, changed readiness, or freed capacity: queued calls may proceed. */
   onCapacity?(): void;
+  /** A worker registered (or registered again). */
+  onRegistered?(worker: WorkerRecord): void;
   onRemoved?(worker: WorkerRecord, reason: RemovalReason): void;
 }
 
@@ -161,6 +163,7 @@ export class WorkerRegistry {
       },
       'worker registered',
     );
+    for (const listener of this.listeners) listener.onRegistered?.(record);
     this.notifyCapacity();
     return record;
   }

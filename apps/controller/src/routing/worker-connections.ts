@@ -51,6 +51,15 @@ export class WorkerConnections {
     return client;
   }
 
+  /**
+   * Opens the connection to a worker ahead of its first call, so that call does not pay for the
+   * TLS handshake. Failures are left to the first call, which retries elsewhere.
+   */
+  warm(worker: WorkerRecord, timeoutMs = 5_000): void {
+    const client = this.acquire(worker);
+    client.waitForReady(Date.now() + timeoutMs, () => this.done(worker.id, client));
+  }
+
   /** Ends one use of a client taken with {@link acquire}. */
   done(workerId: string, client: WorkerClient): void {
     const current = this.current.get(workerId);

@@ -71,8 +71,10 @@ describe('failures', () => {
     await cluster.startController();
     const client: CrankClient = await cluster.client();
     const tookMs = await eventually(async () => (await client.workers()).length === 2, 5_000, 10);
-    // Measured from the controller answering: one interval, plus slack for a shared 2-core machine.
-    expect(tookMs).toBeLessThan(cluster.heartbeatMs + 800);
+    // Measured from the controller answering. By design the worker reconnects within one interval
+    // (its reconnect backoff is capped there) and its waiting heartbeat goes out on reconnection;
+    // the slack is for a loaded 2-core machine running other test suites beside this one.
+    expect(tookMs).toBeLessThan(cluster.heartbeatMs + 1_500);
     expect((await client.workers()).map((w) => w.id).sort()).toEqual(workers.map((w) => w.id).sort());
     const result = await client.invoke('debug.echo', { message: 'after restart' });
     expect(workers.map((w) => w.id)).toContain(result.workerId);

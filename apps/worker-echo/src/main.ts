@@ -4,5 +4,5 @@ import { AppModule } from './app.module.js';
 
 // The worker needs no HTTP adapter of Nest's: the runtime serves gRPC and its own /health.
 const app = await NestFactory.createApplicationContext(AppModule, { logger: ['error', 'warn'] });
-// process.exit(0) after the hooks, so that a drained worker exits 0 with its logs flushed.
+// Exit with status 0 once the shutdown hooks have run (the worker drained), logs flushed.
 app.enableShutdownHooks(undefined, { useProcessExit: true });

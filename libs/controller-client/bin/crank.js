@@ -4,8 +4,9 @@
 import { existsSync } from 'node:fs';
 
 const main = new URL('../dist/cli/main.js', import.meta.url);
-if (!existsSync(main)) {
+if (existsSync(main)) {
+  await import(main.href);
+} else {
   process.stderr.write('crank: the CLI is not built yet; run `npm run build` (or `npm start`) first.\n');
-  process.exit(1);
+  process.exitCode = 1;
 }
-await import(main.href);

@@ -6,53 +6,16 @@ import {
   InvalidCapabilityError,
   builtinCatalog,
   defineCapability,
-  type Capability,
 } from '@crank/capabilities';
-import {
-  CapabilityDescriptor,
-  HeartbeatRequest,
-  RegisterRequest,
-  StreamingMode,
-  WorkerPhase,
-} from '@crank/proto';
+import { HeartbeatRequest, RegisterRequest, StreamingMode, WorkerPhase } from '@crank/proto';
 import { pino } from 'pino';
+import { descriptorOf } from '../../test/descriptors.js';
 import { workerState, type WorkerRecord } from './worker-record.js';
 import { WorkerRegistry, type RemovalReason } from './worker-registry.js';
 
 const INTERVAL_MS = 1_000;
 const MISSED = 3;
 const STUCK_MS = 5_000;
-
-const STREAMING = {
-  none: StreamingMode.STREAMING_MODE_NONE,
-  input: StreamingMode.STREAMING_MODE_INPUT,
-  output: StreamingMode.STREAMING_MODE_OUTPUT,
-  bidi: StreamingMode.STREAMING_MODE_BIDI,
-} as const;
-
-/** The descriptor a worker would send for `capability`, with fields overridden as given. */
-function descriptorOf(
-  capability: Capability,
-  overrides: Partial<CapabilityDescriptor> = {},
-): CapabilityDescriptor {
-  const d = capability.definition;
-  return CapabilityDescriptor.fromPartial({
-    id: d.id,
-    version: d.version,
-    description: d.description,
-    inputSchemaJson: JSON.stringify(d.inputSchema),
-    outputSchemaJson: JSON.stringify(d.outputSchema),
-    errorCodes: [...d.errorCodes],
-    streaming: STREAMING[d.streaming],
-    resources: {
-      gpu: d.resources.gpu,
-      maxConcurrency: d.resources.maxConcurrency,
-      memoryMb: d.resources.memoryMb ?? 0,
-    },
-    idempotent: d.idempotent,
-    ...overrides,
-  });
-}
 
 function registerRequest(workerId: string, overrides: Partial<RegisterRequest> = {}): RegisterRequest {
   return RegisterRequest.fromPartial({

@@ -6,14 +6,9 @@ import {
   defineCapability,
   type Capability,
 } from '@crank/capabilities';
-import {
-  CapabilityDescriptor,
-  HeartbeatRequest,
-  RegisterRequest,
-  StreamingMode,
-  WorkerPhase,
-} from '@crank/proto';
+import { HeartbeatRequest, RegisterRequest, WorkerPhase } from '@crank/proto';
 import { pino } from 'pino';
+import { descriptorOf } from '../../test/descriptors.js';
 import { workerState } from '../registry/worker-record.js';
 import { WorkerRegistry } from '../registry/worker-registry.js';
 import { Router, type AcquireOptions, type Lease, type RouterOptions } from './router.js';
@@ -27,25 +22,6 @@ const ECHO_TWO_SLOTS = defineCapability({
   ...DEBUG_ECHO.definition,
   resources: { ...DEBUG_ECHO.definition.resources, maxConcurrency: 2 },
 });
-
-function descriptorOf(capability: Capability): CapabilityDescriptor {
-  const d = capability.definition;
-  return CapabilityDescriptor.fromPartial({
-    id: d.id,
-    version: d.version,
-    description: d.description,
-    inputSchemaJson: JSON.stringify(d.inputSchema),
-    outputSchemaJson: JSON.stringify(d.outputSchema),
-    errorCodes: [...d.errorCodes],
-    streaming: StreamingMode.STREAMING_MODE_NONE,
-    resources: {
-      gpu: d.resources.gpu,
-      maxConcurrency: d.resources.maxConcurrency,
-      memoryMb: d.resources.memoryMb ?? 0,
-    },
-    idempotent: d.idempotent,
-  });
-}
 
 /** Settles to the lease's worker id, or to the error: lets a test look at a pending call. */
 function track(call: Promise<Lease>): {
@@ -98,7 +74,7 @@ describe('Router', () => {
       RegisterRequest.fromPartial({
         workerId,
         address: `10.0.0.1:${9000 + registry.list().length}`,
-        capabilities: (options.capabilities ?? [DEBUG_ECHO]).map(descriptorOf),
+        capabilities: (options.capabilities ?? [DEBUG_ECHO]).map((c) => descriptorOf(c)),
         gpu: options.gpu ?? false,
       }),
     );

@@ -1,0 +1,37 @@
+// Shared by the benchmark's bare baselines: enroll a worker identity with the controller's CA and
+// serve crank.v1.Worker with plain grpc-js over the same mTLS a worker uses, printing the port.
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { controllerLocation, enroll, readTrust } from '@crank/controller-client';
+import { WorkerService } from '@crank/proto';
+
+/** Enrolls `identity` and returns it (key, certificate, CA). */
+export async function enrollBare(identity) {
+  const location = controllerLocation();
+  const trust = await readTrust(location);
+  return enroll({
+    address: location.address,
+    caPem: trust.caPem,
+    bootstrapToken: trust.bootstrapToken,
+    identity,
+    kind: 'worker',
+  });
+}
+
+/** Serves `execute` as crank.v1.Worker/Execute with `tls`; logs `{ event: 'listening', port }`. */
+export function serveBare(tls, execute, onStop = () => undefined) {
+  const server = new Server();
+  server.addService(WorkerService, { execute, executeStream: (call) => call.end() });
+  const credentials = ServerCredentials.createSsl(
+    Buffer.from(tls.caPem),
+    [{ private_key: Buffer.from(tls.keyPem), cert_chain: Buffer.from(tls.certPem) }],
+    true,
+  );
+  server.bindAsync('127.0.0.1:0', credentials, (error, port) => {
+    if (error) throw error;
+    process.stdout.write(`${JSON.stringify({ event: 'listening', port })}\n`);
+  });
+  process.on('SIGTERM', () => {
+    onStop();
+    server.forceShutdown();
+  });
+}

@@ -30,6 +30,8 @@ test('npm start serves debug.echo and crank invoke reaches it', { timeout: 180_0
     CRANK_GRPC_ADDR: grpc,
     CRANK_HTTP_ADDR: `127.0.0.1:${await freePort()}`,
     CRANK_CONTROLLER_URL: grpc,
+    // The caller's own keys go to the scratch dir, not the developer's ~/.config/crank.
+    CRANK_HOME: join(dataDir, 'caller-home'),
   };
   const start = spawn(process.execPath, [join(root, 'tools/start.mjs')], {
     cwd: root,

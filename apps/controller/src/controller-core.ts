@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ControllerConfig } from './config/controller-config.js';
+import type { ByteBudget } from './invoke/byte-budget.js';
 import type { InvocationService } from './invoke/invocation-service.js';
 import type { ControllerMetrics } from './metrics/controller-metrics.js';
 import type { CertificateAuthority } from './pki/certificate-authority.js';
@@ -16,6 +17,8 @@ export interface ControllerCore {
   registry: WorkerRegistry;
   router: Router;
   invocations: InvocationService;
+  /** Payload bytes held for calls in flight. */
+  budget: ByteBudget;
   metrics: ControllerMetrics;
   logger: Logger;
   startedAt: number;

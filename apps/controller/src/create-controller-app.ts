@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { builtinCatalog } from '@crank/capabilities';
-import { ControllerService, MtlsListener, PeerDirectory } from '@crank/proto';
+import { ControllerService, MtlsListener, PeerDirectory, WIRE_LIMITS } from '@crank/proto';
 import { pino, type Logger } from 'pino';
 import {
   compileControllerConfig,
@@ -14,13 +14,17 @@ import {
 } from './config/controller-config.js';
 import type { ControllerCore } from './controller-core.js';
 import { createControllerService } from './grpc/controller-service.js';
+import { HttpAccess } from './http/http-access.js';
+import { clientErrorHandler, installInvokeEdge } from './http/invoke-edge.js';
 import { HttpErrorFilter } from './http/http-error-filter.js';
 import { HttpModule } from './http/http-module.js';
+import { ByteBudget } from './invoke/byte-budget.js';
 import { InvocationService } from './invoke/invocation-service.js';
 import { StreamRelay } from './invoke/stream-relay.js';
 import { ControllerMetrics } from './metrics/controller-metrics.js';
 import { CertificateAuthority } from './pki/certificate-authority.js';
 import { WorkerRegistry } from './registry/worker-registry.js';
+import { OutlierDetector } from './routing/outlier-detector.js';
 import { Router } from './routing/router.js';
 import { WorkerConnections } from './routing/worker-connections.js';
 
@@ -41,8 +45,11 @@ export interface ControllerApp {
   readonly httpUrl: string;
   readonly core: ControllerCore;
   /**
-   * Stops in reverse start order: HTTP, gRPC listener (open calls get up to `graceMs`), registry
-   * sweep, worker connections. Idempotent.
+   * Stops within a bounded time, in reverse start order: (1) stop accepting HTTP and gRPC
+   * connections; (2) GOAWAY on every gRPC connection and let calls in flight, HTTP or gRPC, run
+   * for up to `graceMs` (default `config.shutdownGraceMs`); (3) cancel what is left and close every
+   * connection, so that workers and callers see the controller gone at once and reconnect to its
+   * replacement; (4) registry sweep, outlier probes and worker connections. Idempotent.
    */
   close(graceMs?: number): Promise<void>;
 }
@@ -77,6 +84,7 @@ export async function createControllerApp(
   const grpcAt = splitHostPort(config.grpcAddr, 'grpcAddr');
   const own = await ca.issueControllerCertificate(config.certTtlMs, [grpcAt.host]);
   const identity = { caPem: ca.certPem, certPem: own.certPem, keyPem: own.keyPem };
+  const httpAccess = await HttpAccess.create({ config, identity, logger });
 
   const registry = new WorkerRegistry({
     catalog: builtinCatalog(),
@@ -85,19 +93,33 @@ export async function createControllerApp(
     stuckAfterMs: config.stuckAfterMs,
     logger,
   });
-  const router = new Router(registry, config);
   const connections = new WorkerConnections(identity);
+  const outliers = new OutlierDetector(
+    {
+      consecutiveTimeouts: config.outlierConsecutiveTimeouts,
+      baseEjectionMs: config.outlierEjectionMs,
+      probeIntervalMs: 1_000,
+      logger,
+    },
+    (workerId) => {
+      const worker = registry.get(workerId);
+      return worker ? connections.probe(worker) : Promise.resolve(false);
+    },
+  );
+  const router = new Router(registry, { ...config, outliers });
   registry.addListener({
     onRegistered: (worker) => connections.warm(worker),
     onRemoved: (worker, reason) => {
       if (reason !== 'replaced') connections.retire(worker.id);
     },
   });
-  const metrics = new ControllerMetrics(registry, router);
+  const budget = new ByteBudget(config.maxInflightBytes);
+  const metrics = new ControllerMetrics(registry, router, budget);
   const invocations = new InvocationService({
     router,
     connections,
     metrics,
+    budget,
     maxRetries: config.maxRetries,
     logger,
   });
@@ -108,6 +130,7 @@ export async function createControllerApp(
     registry,
     router,
     invocations,
+    budget,
     metrics,
     logger,
     startedAt: Date.now(),
@@ -116,8 +139,8 @@ export async function createControllerApp(
 
   const peers = new PeerDirectory();
   const grpcServer = new Server({
-    'grpc.max_receive_message_length': 64 * 1024 * 1024,
-    'grpc.max_send_message_length': 64 * 1024 * 1024,
+    'grpc.max_receive_message_length': WIRE_LIMITS.maxMessageBytes,
+    'grpc.max_send_message_length': WIRE_LIMITS.maxMessageBytes,
   });
   grpcServer.addService(
     ControllerService,
@@ -131,6 +154,7 @@ export async function createControllerApp(
       certTtlMs: config.certTtlMs,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       logger,
+      probe: (worker) => connections.probe(worker),
     }),
   );
   const listener = await MtlsListener.listen(grpcServer, {
@@ -156,6 +180,7 @@ export async function createControllerApp(
             const renewed = { caPem: ca.certPem, certPem: next.certPem, keyPem: next.keyPem };
             listener.updateIdentity(renewed);
             connections.updateIdentity(renewed);
+            httpAccess.updateIdentity(renewed);
             logger.info(
               { event: 'controller_certificate_renewed', notAfter: next.notAfter.toISOString() },
               'renewed own certificate',
@@ -180,16 +205,16 @@ export async function createControllerApp(
   const httpAt = splitHostPort(config.httpAddr, 'httpAddr');
   const http = await NestFactory.create<NestFastifyApplication>(
     HttpModule.forCore(core),
-    new FastifyAdapter({ bodyLimit: 64 * 1024 * 1024 }),
-    { logger: false, abortOnError: false },
+    new FastifyAdapter({
+      bodyLimit: WIRE_LIMITS.maxMessageBytes,
+      clientErrorHandler,
+      ...httpAccess.serverOptions,
+    }),
+    { logger: false, abortOnError: false, bodyParser: false },
   );
   http.useGlobalFilters(new HttpErrorFilter(logger));
-  http
-    .getHttpAdapter()
-    .getInstance()
-    .addContentTypeParser(/^(?!application\/json)/, { parseAs: 'buffer' }, (_req, body, done) =>
-      done(null, body),
-    );
+  httpAccess.install(http.getHttpAdapter().getInstance());
+  installInvokeEdge(http.getHttpAdapter().getInstance(), core);
   const document = SwaggerModule.createDocument(
     http,
     new DocumentBuilder()
@@ -206,15 +231,20 @@ export async function createControllerApp(
   const httpPort = typeof httpAddress === 'object' && httpAddress ? httpAddress.port : httpAt.port;
 
   const grpcAddress = `${grpcAt.host.includes(':') ? `[${grpcAt.host}]` : grpcAt.host}:${listener.address.port}`;
-  const httpUrl = `http://${httpAt.host.includes(':') ? `[${httpAt.host}]` : httpAt.host}:${httpPort}`;
+  const httpUrl = `${httpAccess.scheme}://${httpAt.host.includes(':') ? `[${httpAt.host}]` : httpAt.host}:${httpPort}`;
   logger.info(
     { event: 'controller_started', grpc: grpcAddress, http: httpUrl, dataDir: config.dataDir },
     'controller started',
   );
 
   let closing: Promise<void> | undefined;
-  const close = (graceMs = 5_000): Promise<void> => {
+  const close = (graceMs = config.shutdownGraceMs): Promise<void> => {
     closing ??= (async () => {
+      const started = Date.now();
+      logger.info(
+        { event: 'controller_stopping', connections: listener.connections, graceMs },
+        'controller stopping',
+      );
       const step = async (name: string, fn: () => Promise<void> | void): Promise<void> => {
         try {
           await fn();
@@ -222,27 +252,36 @@ export async function createControllerApp(
           logger.warn({ event: 'shutdown_step_failed', step: name, err: error }, 'shutdown step failed');
         }
       };
+      /** Resolves when `done` does or the grace period ends, whichever is first. */
+      const withinGrace = (done: Promise<void>): Promise<boolean> =>
+        new Promise((resolve) => {
+          const timer = setTimeout(() => resolve(false), Math.max(0, graceMs - (Date.now() - started)));
+          timer.unref();
+          void done.then(() => {
+            clearTimeout(timer);
+            resolve(true);
+          });
+        });
       clearTimeout(renewTimer);
-      await step('http', () => http.close());
-      await step('grpc-listener', () => listener.close());
-      await step(
-        'grpc-server',
-        () =>
-          new Promise<void>((resolve) => {
-            const timer = setTimeout(() => {
-              grpcServer.forceShutdown();
-              resolve();
-            }, graceMs);
-            timer.unref();
-            grpcServer.tryShutdown(() => {
-              clearTimeout(timer);
-              resolve();
-            });
-          }),
-      );
+      await step('listeners', () => {
+        listener.close();
+        http.getHttpServer().close();
+      });
+      const grpcDone = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
+      const httpDone = http.close().catch(() => undefined);
+      const [grpcClean, httpClean] = await Promise.all([withinGrace(grpcDone), withinGrace(httpDone)]);
+      await step('force', () => {
+        if (!grpcClean) grpcServer.forceShutdown();
+        listener.destroyConnections();
+        if (!httpClean) http.getHttpServer().closeAllConnections();
+      });
       await step('registry', () => registry.stop());
+      await step('outliers', () => outliers.stop());
       await step('connections', () => connections.closeAll());
-      logger.info({ event: 'controller_stopped' }, 'controller stopped');
+      logger.info(
+        { event: 'controller_stopped', tookMs: Date.now() - started, forced: !grpcClean || !httpClean },
+        'controller stopped',
+      );
     })();
     return closing;
   };

@@ -1,13 +1,31 @@
-import { createControllerApp } from './create-controller-app.js';
+import { pino } from 'pino';
+import { createControllerApp, type ControllerApp } from './create-controller-app.js';
 
-// Reads env (CRANK_*), starts, and stops cleanly on SIGTERM/SIGINT. The app owns the process:
-// once close() is done it exits at once rather than wait for library timers to lapse.
-const app = await createControllerApp();
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    void app.close().then(() => process.exit(0));
+// Reads env (CRANK_*), starts, and stops within a bounded time on SIGTERM/SIGINT. The process
+// exits on its own once close() is done: nothing the controller starts outlives it.
+const logger = pino({ name: 'crank-controller', level: process.env['CRANK_LOG_LEVEL'] ?? 'info' });
+
+let app: ControllerApp | undefined;
+try {
+  app = await createControllerApp({ logger });
+} catch (error) {
+  logger.fatal({ event: 'controller_start_failed', err: error }, (error as Error).message);
+  process.exitCode = 1;
+}
+
+if (app) {
+  const running = app;
+  // Last resort, once serving: a failure no request handler caught is logged, and the controller
+  // keeps serving everyone else rather than dropping every call and worker with it.
+  process.on('uncaughtException', (error) => {
+    logger.error({ event: 'uncaught_exception', err: error }, 'uncaught exception; still serving');
   });
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ event: 'unhandled_rejection', err: reason }, 'unhandled rejection; still serving');
+  });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      void running.close();
+    });
+  }
 }

@@ -171,7 +171,12 @@ export class Cluster {
   }
 
   async client(name = 'test-caller'): Promise<CrankClient> {
-    const client = await connectClient({ address: this.grpcAddress, dataDir: this.dataDir, name });
+    const client = await connectClient({
+      address: this.grpcAddress,
+      dataDir: this.dataDir,
+      home: join(this.dataDir, 'caller-home'),
+      name,
+    });
     this.clients.push(client);
     return client;
   }

@@ -5,7 +5,7 @@ import { serve, startWorker, type CrankWorker } from '@crank/worker-runtime';
 import { pino } from 'pino';
 import { Cluster } from './harness.js';
 
-const UPPER = defineCapability<{ seq: number; text: string }, { seq: number; text: string }>({
+const UPPER = defineCapability<{ seq: number; text: string }, { seq: number; text: string }, 'bidi'>({
   id: 'text.upper',
   version: '1.0.0',
   streaming: 'bidi',
@@ -23,10 +23,11 @@ const UPPER = defineCapability<{ seq: number; text: string }, { seq: number; tex
   },
 });
 
-const COUNT = defineCapability<Buffer, { bytes: number; chunks: number }>({
+const COUNT = defineCapability<Buffer, { bytes: number; chunks: number }, 'input'>({
   id: 'bytes.count',
   version: '1.0.0',
   streaming: 'input',
+  inputMediaTypes: ['application/octet-stream'],
   inputSchema: { type: 'string', contentMediaType: 'application/octet-stream' },
   outputSchema: {
     type: 'object',

@@ -4,5 +4,11 @@ import { AppModule } from './app.module.js';
 
 // The worker needs no HTTP adapter of Nest's: the runtime serves gRPC and its own /health.
 const app = await NestFactory.createApplicationContext(AppModule, { logger: ['error', 'warn'] });
-// Exit with status 0 once the shutdown hooks have run (the worker drained), logs flushed.
-app.enableShutdownHooks(undefined, { useProcessExit: true });
+
+// On SIGTERM or SIGINT, close the app: the runtime drains, deregisters and closes everything it
+// opened, so the process then ends by itself with status 0 (no process.exit to hide a leak).
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    void app.close();
+  });
+}

@@ -36,6 +36,15 @@ function refusal(define: () => unknown): InvalidCapabilityError {
 }
 
 describe('defineCapability', () => {
+  it('refuses a media type with parameters or without a subtype, naming the field', () => {
+    expect(() =>
+      defineCapability(valid({ inputMediaTypes: ['application/pdf', 'text/plain; charset=utf-8'] })),
+    ).toThrow(/inputMediaTypes: must be media types without parameters/);
+    expect(() => defineCapability(valid({ inputMediaTypes: 'image/png' as never }))).toThrow(
+      /inputMediaTypes: must be an array of media types/,
+    );
+  });
+
   it('fills every default and freezes the definition', () => {
     const capability = defineCapability(valid());
     expect(capability).toBeInstanceOf(Capability);
@@ -50,6 +59,7 @@ describe('defineCapability', () => {
       streaming: 'none',
       resources: { gpu: false, maxConcurrency: 4 },
       idempotent: false,
+      inputMediaTypes: [],
     });
     expect(Object.isFrozen(capability.definition)).toBe(true);
     expect(Object.isFrozen(capability.definition.resources)).toBe(true);

@@ -19,8 +19,16 @@ export interface CapabilityResourcesInit {
   memoryMb?: number;
 }
 
-/** A capability definition as its author writes it (DESIGN.md section 3). */
-export interface CapabilityDefinitionInit {
+/**
+ * A capability definition as its author writes it (DESIGN.md section 3).
+ *
+ * @typeParam TMode - the streaming mode; a streaming capability must name it in `streaming`
+ */
+export type CapabilityDefinitionInit<TMode extends StreamingMode = StreamingMode> =
+  CapabilityDefinitionFields & ('none' extends TMode ? { streaming?: TMode } : { streaming: TMode });
+
+/** The fields of {@link CapabilityDefinitionInit} other than `streaming`. */
+export interface CapabilityDefinitionFields {
   /** `verb.noun` (or `verb.noun.variant`): lower-case segments of `[a-z][a-z0-9-]*`, e.g. `classify.email`. */
   id: string;
   /** The definition's semver version, e.g. `1.0.0`. */
@@ -31,10 +39,17 @@ export interface CapabilityDefinitionInit {
   inputSchema: JsonSchema;
   /** JSON Schema (draft-07) every output payload must satisfy. */
   outputSchema: JsonSchema;
-  /** Contract codes the handler may fail with on purpose. @defaultValue [] */
+  /**
+   * Contract codes the handler may fail with on purpose. A handler failing with a code not listed
+   * here (and not one of {@link HANDLER_IMPLICIT_CODES}) is a contract violation. @defaultValue []
+   */
   errorCodes?: readonly ErrorCode[];
-  /** @defaultValue 'none' */
-  streaming?: StreamingMode;
+  /**
+   * Media types besides JSON the capability takes as input, as raw bytes (`application/pdf`,
+   * `image/*`). JSON input is always taken and checked against `inputSchema`; any other type is
+   * refused with UNSUPPORTED_FORMAT (HTTP 415) before it reaches a worker. @defaultValue []
+   */
+  inputMediaTypes?: readonly string[];
   /** @defaultValue `{ gpu: false, maxConcurrency: 4 }` */
   resources?: CapabilityResourcesInit;
   /** Whether a call may run twice without a different outcome; lets the router retry accepted calls. @defaultValue false */
@@ -60,6 +75,7 @@ export interface CapabilityDefinition {
   readonly streaming: StreamingMode;
   readonly resources: CapabilityResources;
   readonly idempotent: boolean;
+  readonly inputMediaTypes: readonly string[];
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -173,7 +189,7 @@ export function compileCapabilityDefinition(raw: unknown): CapabilityDefinition 
     );
   }
 
-  const init = raw as unknown as CapabilityDefinitionInit;
+  const init = raw as unknown as CapabilityDefinitionFields & { streaming?: StreamingMode };
   const resources = init.resources ?? {};
   return Object.freeze({
     id: init.id,
@@ -190,21 +206,25 @@ export function compileCapabilityDefinition(raw: unknown): CapabilityDefinition 
       ...(resources.memoryMb != null ? { memoryMb: resources.memoryMb } : {}),
     }),
     idempotent: init.idempotent ?? false,
+    inputMediaTypes: Object.freeze([...new Set(init.inputMediaTypes ?? [])]),
   });
 }
 
 /**
  * Checks a capability definition written in code, fills its defaults and compiles its schemas.
  *
- * @typeParam TInput - the input payload type the input schema describes (not checked by the compiler)
+ * @typeParam TInput - the input payload type the input schema describes (not checked by the
+ *   compiler); a capability that takes raw bytes includes `Buffer`
  * @typeParam TOutput - the output payload type the output schema describes
+ * @typeParam TMode - the streaming mode, which decides the handler's shape; name it when the
+ *   capability streams: `defineCapability<In, Out, 'bidi'>({ ..., streaming: 'bidi' })`
  * @throws InvalidCapabilityError - whose message lists every broken field as `field: rule`, e.g.
  *   `version: must be a semver version (got "1.x"); inputSchema: is required`
  */
-export function defineCapability<TInput = unknown, TOutput = unknown>(
-  init: CapabilityDefinitionInit,
-): Capability<TInput, TOutput> {
-  return instantiateCapability<TInput, TOutput>(compileCapabilityDefinition(init));
+export function defineCapability<TInput = unknown, TOutput = unknown, TMode extends StreamingMode = 'none'>(
+  init: CapabilityDefinitionInit<TMode>,
+): Capability<TInput, TOutput, TMode> {
+  return instantiateCapability<TInput, TOutput, TMode>(compileCapabilityDefinition(init));
 }
 
 /**

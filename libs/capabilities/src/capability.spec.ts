@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { defineCapability } from './capability-definition.js';
 import { ContractViolationError, InvalidInputError } from './errors.js';
-import { schemaCacheSize } from './schema-compiler.js';
+import { SCHEMA_CACHE_MAX, schemaCacheSize } from './schema-compiler.js';
 
 const greet = defineCapability<{ name: string; tags?: string[] }, { greeting: string }>({
   id: 'greet.person',
@@ -63,7 +63,10 @@ describe('Capability input validation', () => {
     expect((error as InvalidInputError).errors).toEqual([
       { path: '/name', message: 'must be string', keyword: 'type' },
     ]);
-    expect((error as InvalidInputError).details).toMatchObject({ capability: 'greet.person@1.4.0' });
+    expect((error as InvalidInputError).details).toMatchObject({
+      capability: 'greet.person',
+      version: '1.4.0',
+    });
   });
 
   it('shows the whole payload as /', () => {
@@ -162,5 +165,47 @@ describe('Capability', () => {
     expect(a.validateInput('x')).toEqual([]);
     expect(b.validateInput(1)).toEqual([]);
     expect(b.validateInput('x')).toEqual([{ path: '', message: 'must be number', keyword: 'type' }]);
+  });
+});
+
+describe('Capability contract helpers', () => {
+  const files = defineCapability<{ name: string } | Buffer, { ok: boolean }>({
+    id: 'store.file',
+    version: '1.0.0',
+    inputSchema: { type: 'object' },
+    outputSchema: { type: 'object' },
+    errorCodes: ['UNSUPPORTED_FORMAT'],
+    inputMediaTypes: ['application/pdf', 'image/*'],
+  });
+
+  it('takes JSON always and other media types only when declared', () => {
+    expect(files.acceptsMediaType('')).toBe(true);
+    expect(files.acceptsMediaType('application/json; charset=utf-8')).toBe(true);
+    expect(files.acceptsMediaType('application/problem+json')).toBe(true);
+    expect(files.acceptsMediaType('Application/PDF')).toBe(true);
+    expect(files.acceptsMediaType('image/webp')).toBe(true);
+    expect(files.acceptsMediaType('text/plain')).toBe(false);
+    expect(greet.acceptsMediaType('application/octet-stream')).toBe(false);
+  });
+
+  it('allows declared codes and the implicit ones to handlers, runtime codes to workers', () => {
+    expect(files.mayFailWith('UNSUPPORTED_FORMAT', 'handler')).toBe(true);
+    expect(files.mayFailWith('DEADLINE_EXCEEDED', 'handler')).toBe(true);
+    expect(files.mayFailWith('ALREADY_EXISTS', 'handler')).toBe(false);
+    expect(files.mayFailWith('INVALID_INPUT', 'handler')).toBe(false);
+    expect(files.mayFailWith('INVALID_INPUT', 'worker')).toBe(true);
+    expect(files.mayFailWith('ALREADY_EXISTS', 'worker')).toBe(false);
+  });
+
+  it('keeps at most SCHEMA_CACHE_MAX compiled schemas', () => {
+    for (let i = 0; i < SCHEMA_CACHE_MAX + 20; i++) {
+      defineCapability({
+        id: 'cache.many',
+        version: '1.0.0',
+        inputSchema: { const: `bounded-${i}` },
+        outputSchema: true,
+      });
+    }
+    expect(schemaCacheSize()).toBeLessThanOrEqual(SCHEMA_CACHE_MAX);
   });
 });

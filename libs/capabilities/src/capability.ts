@@ -1,6 +1,8 @@
 import type { ValidateFunction } from 'ajv';
 import type { CapabilityDefinition } from './capability-definition.js';
+import { HANDLER_IMPLICIT_CODES, WORKER_RUNTIME_CODES, type ErrorCode } from './error-codes.js';
 import { ContractViolationError, InvalidInputError } from './errors.js';
+import type { StreamingMode } from './streaming-mode.js';
 import { compileSchema } from './schema-compiler.js';
 import { formatIssues, issuesFromAjv, type SchemaIssue } from './schema-issue.js';
 import { satisfiesRange } from './version-range.js';
@@ -9,7 +11,7 @@ import { satisfiesRange } from './version-range.js';
  * Set once by the class's static block: the only way to reach the private constructor from
  * outside the class body, so that every Capability has passed the definition checks.
  */
-let construct: (definition: CapabilityDefinition) => Capability;
+let construct: (definition: CapabilityDefinition) => Capability<unknown, unknown, StreamingMode>;
 
 /**
  * A checked capability definition with its schemas compiled. Get one from `defineCapability`
@@ -17,14 +19,15 @@ let construct: (definition: CapabilityDefinition) => Capability;
  *
  * @typeParam TInput - the payload type the input schema describes; `assertInput` returns it
  * @typeParam TOutput - the payload type the output schema describes; `assertOutput` returns it
+ * @typeParam TMode - the streaming mode (`definition.streaming`), which decides the handler's shape
  */
-export class Capability<TInput = unknown, TOutput = unknown> {
+export class Capability<TInput = unknown, TOutput = unknown, TMode extends StreamingMode = StreamingMode> {
   static {
     construct = (definition) => new Capability(definition);
   }
 
   /** The checked, frozen definition. */
-  readonly definition: CapabilityDefinition;
+  readonly definition: CapabilityDefinition & { readonly streaming: TMode };
   /** `id@version`, e.g. `classify.email@1.0.0`: unique per capability version. */
   readonly key: string;
   // Shared with every capability whose schema has the same content (see schema-compiler.ts).
@@ -32,7 +35,7 @@ export class Capability<TInput = unknown, TOutput = unknown> {
   readonly #validateOutput: ValidateFunction;
 
   private constructor(definition: CapabilityDefinition) {
-    this.definition = definition;
+    this.definition = definition as CapabilityDefinition & { readonly streaming: TMode };
     this.key = `${definition.id}@${definition.version}`;
     this.#validateInput = compileSchema(definition.inputSchema);
     this.#validateOutput = compileSchema(definition.outputSchema);
@@ -46,6 +49,39 @@ export class Capability<TInput = unknown, TOutput = unknown> {
   /** The definition's semver version, e.g. `1.0.0`. */
   get version(): string {
     return this.definition.version;
+  }
+
+  /** The streaming mode. */
+  get streaming(): TMode {
+    return this.definition.streaming;
+  }
+
+  /**
+   * Whether an input of this media type is taken: JSON always (checked against the input schema),
+   * other types only when listed in `inputMediaTypes` (`type/*` matches any subtype). Parameters
+   * (`; charset=...`) are ignored.
+   */
+  acceptsMediaType(contentType: string): boolean {
+    const type = mediaTypeOf(contentType);
+    if (isJsonMediaType(type)) return true;
+    for (const accepted of this.definition.inputMediaTypes) {
+      if (accepted === type) return true;
+      if (accepted.endsWith('/*') && type.startsWith(accepted.slice(0, -1))) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Whether a failure with `code` keeps the contract. `handler`: what a handler may throw, the
+   * declared `errorCodes` plus {@link HANDLER_IMPLICIT_CODES}; `worker`: what a worker may answer,
+   * which adds the codes its runtime produces itself ({@link WORKER_RUNTIME_CODES}).
+   */
+  mayFailWith(code: ErrorCode, source: 'handler' | 'worker'): boolean {
+    return (
+      this.definition.errorCodes.includes(code) ||
+      HANDLER_IMPLICIT_CODES.includes(code) ||
+      (source === 'worker' && WORKER_RUNTIME_CODES.includes(code))
+    );
   }
 
   /** Every way `value` breaks the input schema; empty when it is valid. */
@@ -62,7 +98,7 @@ export class Capability<TInput = unknown, TOutput = unknown> {
     const issues = this.validateInput(value);
     if (issues.length > 0) {
       throw new InvalidInputError(`invalid input for ${this.key}: ${formatIssues('input', issues)}`, issues, {
-        details: { capability: this.key },
+        details: { capability: this.id, version: this.version },
       });
     }
     return value as TInput;
@@ -84,7 +120,7 @@ export class Capability<TInput = unknown, TOutput = unknown> {
       throw new ContractViolationError(
         `output of ${this.key} breaks its schema: ${formatIssues('output', issues)}`,
         issues,
-        { details: { capability: this.key } },
+        { details: { capability: this.id, version: this.version } },
       );
     }
     return value as TOutput;
@@ -114,8 +150,24 @@ export class Capability<TInput = unknown, TOutput = unknown> {
  * Wraps a definition that has passed the checks. Package-internal (not exported from the index):
  * callers go through `defineCapability` or `parseCapabilityDefinition`.
  */
-export function instantiateCapability<TInput = unknown, TOutput = unknown>(
-  definition: CapabilityDefinition,
-): Capability<TInput, TOutput> {
-  return construct(definition) as Capability<TInput, TOutput>;
+export function instantiateCapability<
+  TInput = unknown,
+  TOutput = unknown,
+  TMode extends StreamingMode = StreamingMode,
+>(definition: CapabilityDefinition): Capability<TInput, TOutput, TMode> {
+  return construct(definition) as unknown as Capability<TInput, TOutput, TMode>;
+}
+
+/** The media type of a Content-Type value, lower case, without parameters; '' stands for JSON. */
+export function mediaTypeOf(contentType: string): string {
+  const semicolon = contentType.indexOf(';');
+  return (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
+}
+
+/** Whether a media type is JSON: `application/json`, `application/*+json`, or '' (the default). */
+export function isJsonMediaType(mediaType: string): boolean {
+  const type = mediaTypeOf(mediaType);
+  return (
+    type === '' || type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'))
+  );
 }

@@ -7,7 +7,8 @@ import { firstDifference } from './json-value.js';
 /**
  * Lists how a worker's `declared` definition contradicts a catalog `entry`, in words; empty when
  * it does not. Ids and major versions must match for the rest to be compared. Input and output
- * schemas must be deep-equal (key order aside), the streaming mode and idempotency equal, and every
+ * schemas must be deep-equal (key order aside), the streaming mode, idempotency and input media
+ * types equal, and every
  * declared error code must be one the catalog lists. `description`, `resources` and the minor and
  * patch version may differ: they describe the worker, not the contract.
  */
@@ -29,6 +30,12 @@ export function compareWithCatalog(declared: CapabilityDefinition, entry: Capabi
   if (declared.idempotent !== entry.idempotent) {
     // A worker claiming idempotency the catalog denies would let the router retry calls with side effects.
     contradictions.push(`idempotent: declared ${declared.idempotent}, catalog ${entry.idempotent}`);
+  }
+  const declaredTypes = [...declared.inputMediaTypes].sort().join(', ');
+  const entryTypes = [...entry.inputMediaTypes].sort().join(', ');
+  if (declaredTypes !== entryTypes) {
+    // Callers pick the media type by the catalog; a worker taking other types would fail them.
+    contradictions.push(`inputMediaTypes: declared [${declaredTypes}], catalog [${entryTypes}]`);
   }
   const allowed: readonly string[] = entry.errorCodes;
   const extra = declared.errorCodes.filter((code) => !allowed.includes(code));

@@ -31,6 +31,8 @@ import { STREAMING_MODES, type StreamingMode } from './streaming-mode.js';
 
 const ID_PATTERN = /^[a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*){1,2}$/;
 const ID_MAX_LENGTH = 128;
+/** `type/subtype` (RFC 6838 names), lower case, no parameters; `type/*` allowed. */
+const MEDIA_TYPE_PATTERN = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}\/(\*|[a-z0-9][a-z0-9!#$&^_.+-]{0,126})$/;
 
 /** Fields in the order messages list them; also the set of fields a definition may have. */
 export const DEFINITION_FIELDS = [
@@ -43,6 +45,7 @@ export const DEFINITION_FIELDS = [
   'streaming',
   'resources',
   'idempotent',
+  'inputMediaTypes',
 ] as const;
 export const RESOURCE_FIELDS = ['gpu', 'maxConcurrency', 'memoryMb'] as const;
 
@@ -157,6 +160,15 @@ class DefinitionShape {
   @IsOptional()
   @IsBoolean({ message: (args: ValidationArguments) => `must be a boolean ${got(args)}` })
   idempotent?: boolean;
+
+  @IsOptional()
+  @Matches(MEDIA_TYPE_PATTERN, {
+    each: true,
+    message: (args: ValidationArguments) =>
+      `must be media types without parameters, e.g. "application/pdf" ${got(args)}`,
+  })
+  @IsArray({ message: (args: ValidationArguments) => `must be an array of media types ${got(args)}` })
+  inputMediaTypes?: string[];
 }
 
 function issuesFromClassValidator(errors: readonly ValidationError[], prefix = ''): DefinitionIssue[] {

@@ -149,3 +149,54 @@ export function grpcStatusOf(code: ErrorCode): GrpcStatusCode {
 export function httpStatusOf(code: ErrorCode): number {
   return ERROR_CODE_STATUS[code].httpStatus;
 }
+
+/**
+ * Codes any handler may fail with without declaring them: failures of the call rather than of the
+ * handler's logic (cancelled, out of time, model still loading, worker unavailable) and INTERNAL.
+ */
+export const HANDLER_IMPLICIT_CODES: readonly ErrorCode[] = Object.freeze([
+  'INTERNAL',
+  'CANCELLED',
+  'DEADLINE_EXCEEDED',
+  'UNAVAILABLE',
+  'MODEL_NOT_READY',
+]);
+
+/**
+ * Codes a worker's runtime answers by itself, before or after the handler: input checks, unknown
+ * capability, slots full, payload limits, identity checks, output checks.
+ */
+export const WORKER_RUNTIME_CODES: readonly ErrorCode[] = Object.freeze([
+  'INVALID_INPUT',
+  'UNSUPPORTED_FORMAT',
+  'PAYLOAD_TOO_LARGE',
+  'NOT_FOUND',
+  'RESOURCE_EXHAUSTED',
+  'PERMISSION_DENIED',
+  'CONTRACT_VIOLATION',
+]);
+
+/**
+ * The contract code a bare gRPC status stands for, when a failure carries no contract error
+ * (transport failures, or a server that is not Crank's). The one reverse table: every party reads
+ * bare statuses through it.
+ */
+export const CODE_OF_GRPC_STATUS: Readonly<Record<GrpcStatusCode, ErrorCode>> = Object.freeze({
+  [GrpcStatus.OK]: 'INTERNAL',
+  [GrpcStatus.CANCELLED]: 'CANCELLED',
+  [GrpcStatus.UNKNOWN]: 'INTERNAL',
+  [GrpcStatus.INVALID_ARGUMENT]: 'INVALID_INPUT',
+  [GrpcStatus.DEADLINE_EXCEEDED]: 'DEADLINE_EXCEEDED',
+  [GrpcStatus.NOT_FOUND]: 'NOT_FOUND',
+  [GrpcStatus.ALREADY_EXISTS]: 'ALREADY_EXISTS',
+  [GrpcStatus.PERMISSION_DENIED]: 'PERMISSION_DENIED',
+  [GrpcStatus.RESOURCE_EXHAUSTED]: 'RESOURCE_EXHAUSTED',
+  [GrpcStatus.FAILED_PRECONDITION]: 'FAILED_PRECONDITION',
+  [GrpcStatus.ABORTED]: 'UNAVAILABLE',
+  [GrpcStatus.OUT_OF_RANGE]: 'INVALID_INPUT',
+  [GrpcStatus.UNIMPLEMENTED]: 'FAILED_PRECONDITION',
+  [GrpcStatus.INTERNAL]: 'INTERNAL',
+  [GrpcStatus.UNAVAILABLE]: 'UNAVAILABLE',
+  [GrpcStatus.DATA_LOSS]: 'INTERNAL',
+  [GrpcStatus.UNAUTHENTICATED]: 'UNAUTHENTICATED',
+});

@@ -1,11 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { ERROR_CODES } from './error-codes.js';
+import { CODE_OF_GRPC_STATUS, ERROR_CODES } from './error-codes.js';
 import {
   CapabilityError,
   CapabilityMismatchError,
   ContractViolationError,
   CrankError,
   crankErrorFrom,
+  crankErrorFromStatus,
   InvalidCapabilityError,
   InvalidInputError,
   NotFoundError,
@@ -109,5 +110,60 @@ describe('crankErrorFrom', () => {
     );
     expect((rebuilt as InvalidInputError).errors).toEqual([]);
     expect(rebuilt.retryable).toBe(true);
+  });
+});
+
+describe('crankErrorFromStatus', () => {
+  it('keeps the contract error a trailer carries', () => {
+    const error = crankErrorFromStatus(3, 'ignored', {
+      code: 'UNSUPPORTED_FORMAT',
+      message: 'from: "docx" is not supported',
+      details: { from: 'docx' },
+      retryable: false,
+    });
+    expect(error.code).toBe('UNSUPPORTED_FORMAT');
+    expect(error.message).toBe('from: "docx" is not supported');
+    expect(error.details).toEqual({ from: 'docx' });
+  });
+
+  it('reads every bare gRPC status through the one table', () => {
+    for (let status = 0; status <= 16; status++) {
+      const error = crankErrorFromStatus(status, 'x', undefined);
+      expect(error.code).toBe(CODE_OF_GRPC_STATUS[status as keyof typeof CODE_OF_GRPC_STATUS]);
+    }
+    expect(crankErrorFromStatus(3, 'bad', undefined).code).toBe('INVALID_INPUT');
+  });
+
+  it('keeps grpc internals out of deadline messages', () => {
+    const error = crankErrorFromStatus(
+      4,
+      'Deadline exceeded after 1.002s,metadata filters: 0.001s,remote_addr=127.0.0.1:8443',
+      undefined,
+    );
+    expect(error.message).toBe('the deadline passed before the call completed');
+    const unavailable = crankErrorFromStatus(
+      14,
+      'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:1 (2026-11-28T10:00:00.000Z)',
+      undefined,
+    );
+    expect(unavailable.message).toBe(
+      'No connection established. Last error: connect ECONNREFUSED 127.0.0.1:1',
+    );
+  });
+
+  it('reads an oversized message as PAYLOAD_TOO_LARGE, which is not retried', () => {
+    const error = crankErrorFromStatus(
+      8,
+      'Received message larger than max (70000000 vs. 67108864)',
+      undefined,
+    );
+    expect(error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(error.retryable).toBe(false);
+  });
+
+  it('gives every code the same details shape: an object', () => {
+    for (const code of ERROR_CODES) {
+      expect(new CrankError(code, 'm').toJSON().details).toEqual({});
+    }
   });
 });

@@ -1,5 +1,5 @@
-import { ERROR_CODE_STATUS, isErrorCode, type ErrorCode } from './error-codes.js';
-import type { GrpcStatusCode } from './grpc-status.js';
+import { CODE_OF_GRPC_STATUS, ERROR_CODE_STATUS, isErrorCode, type ErrorCode } from './error-codes.js';
+import { GrpcStatus, type GrpcStatusCode } from './grpc-status.js';
 import type { SchemaIssue } from './schema-issue.js';
 
 /** Options shared by every {@link CrankError}. */
@@ -16,7 +16,8 @@ export interface CrankErrorOptions {
 export interface CrankErrorJson {
   readonly code: ErrorCode;
   readonly message: string;
-  readonly details: Record<string, unknown> | undefined;
+  /** Always an object (empty when there is nothing to add), whatever the code. */
+  readonly details: Record<string, unknown>;
 }
 
 /**
@@ -55,7 +56,7 @@ export class CrankError extends Error {
 
   /** The wire form: code, message and details; the stack and cause stay in this process. */
   toJSON(): CrankErrorJson {
-    return { code: this.code, message: this.message, details: this.details };
+    return { code: this.code, message: this.message, details: this.details ?? {} };
   }
 }
 
@@ -200,4 +201,52 @@ export function crankErrorFrom(
     default:
       return new CapabilityError(code, message, safeDetails, options);
   }
+}
+
+/** The contract error of a gRPC failure, as decoded from its `crank-error-bin` trailer. */
+export interface WireErrorInfo {
+  code: string;
+  message: string;
+  details?: Record<string, unknown> | undefined;
+  retryable: boolean;
+}
+
+/** Messages for bare statuses whose transport text only means something to grpc's authors. */
+const BARE_STATUS_MESSAGES: Partial<Record<number, string>> = {
+  [GrpcStatus.DEADLINE_EXCEEDED]: 'the deadline passed before the call completed',
+  [GrpcStatus.CANCELLED]: 'the call was cancelled',
+};
+
+/** Longest transport text kept in a message; the full text stays in `cause`. */
+const TRANSPORT_TEXT_MAX = 200;
+
+/**
+ * The typed error of a gRPC failure. With a contract trailer (`info`), the code, message and
+ * details the server sent; without one (a transport failure), the code from
+ * {@link CODE_OF_GRPC_STATUS} and a message free of grpc internals (timings, filter names,
+ * addresses). The one place every party turns a gRPC failure into a {@link CrankError}.
+ *
+ * @param cause - the transport error, kept as `cause` (never sent on)
+ */
+export function crankErrorFromStatus(
+  grpcCode: number,
+  grpcDetails: string,
+  info: WireErrorInfo | undefined,
+  cause?: unknown,
+): CrankError {
+  if (info) {
+    return crankErrorFrom(info.code, info.message, info.details, { retryable: info.retryable, cause });
+  }
+  const status = grpcCode as GrpcStatusCode;
+  let code: ErrorCode = CODE_OF_GRPC_STATUS[status] ?? 'INTERNAL';
+  // grpc-js answers an oversized message with RESOURCE_EXHAUSTED; sending it again never helps.
+  if (code === 'RESOURCE_EXHAUSTED' && /larger than max/i.test(grpcDetails)) code = 'PAYLOAD_TOO_LARGE';
+  const message = BARE_STATUS_MESSAGES[status] ?? transportText(grpcDetails, code);
+  return new CrankError(code, message, { cause });
+}
+
+function transportText(details: string, code: ErrorCode): string {
+  const cut = details.split(/,\s*(?:metadata filters|remote_addr)|\s\(\d{4}-\d\d-\d\dT/)[0]?.trim() ?? '';
+  const text = cut.length > TRANSPORT_TEXT_MAX ? `${cut.slice(0, TRANSPORT_TEXT_MAX)}...` : cut;
+  return text || `the server answered ${code} without details`;
 }

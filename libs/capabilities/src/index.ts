@@ -26,8 +26,11 @@
  */
 export { GrpcStatus, type GrpcStatusCode, type GrpcStatusName } from './grpc-status.js';
 export {
+  CODE_OF_GRPC_STATUS,
   ERROR_CODES,
   ERROR_CODE_STATUS,
+  HANDLER_IMPLICIT_CODES,
+  WORKER_RUNTIME_CODES,
   grpcStatusOf,
   httpStatusOf,
   isErrorCode,
@@ -40,12 +43,14 @@ export {
   ContractViolationError,
   CrankError,
   crankErrorFrom,
+  crankErrorFromStatus,
   InvalidCapabilityError,
   InvalidInputError,
   NotFoundError,
   type CrankErrorJson,
   type CrankErrorOptions,
   type DefinitionIssue,
+  type WireErrorInfo,
 } from './errors.js';
 export type { SchemaIssue } from './schema-issue.js';
 export { schemaCacheSize, type JsonSchema } from './schema-compiler.js';
@@ -54,12 +59,13 @@ export {
   defineCapability,
   parseCapabilityDefinition,
   type CapabilityDefinition,
+  type CapabilityDefinitionFields,
   type CapabilityDefinitionInit,
   type CapabilityResources,
   type CapabilityResourcesInit,
 } from './capability-definition.js';
 export { STREAMING_MODES, type StreamingMode } from './streaming-mode.js';
-export { Capability } from './capability.js';
+export { Capability, isJsonMediaType, mediaTypeOf } from './capability.js';
 export { assertValidRange, describeVersions, pickHighest, satisfiesRange } from './version-range.js';
 export { checkAgainstCatalog, compareWithCatalog } from './catalog-check.js';
 export { CapabilityCatalog } from './catalog/capability-catalog.js';

@@ -13,11 +13,14 @@ export type JsonSchema = { readonly [keyword: string]: unknown } | boolean;
 const addFormats = addFormatsModule.default;
 
 /**
- * Compiled validators by canonical schema text. Invariant: one entry per distinct schema content,
- * so equal schemas declared by many capabilities (or re-declared by every worker that registers)
- * are compiled once per process.
+ * Compiled validators by canonical schema text, least recently used first. Invariant: one entry
+ * per distinct schema content, so equal schemas declared by many capabilities (or re-declared by
+ * every worker that registers) are compiled once per process. Bounded, because schemas arrive from
+ * workers: a capability keeps its own validators, so an evicted entry costs only a recompilation.
  */
 const compiled = new Map<string, ValidateFunction>();
+/** Most distinct schemas kept compiled. */
+export const SCHEMA_CACHE_MAX = 512;
 
 let sharedAjv: Ajv | undefined;
 
@@ -41,11 +44,16 @@ function ajv(): Ajv {
 export function compileSchema(schema: JsonSchema): ValidateFunction {
   const key = canonicalJson(schema);
   const cached = compiled.get(key);
-  if (cached !== undefined) return cached;
+  if (cached !== undefined) {
+    compiled.delete(key);
+    compiled.set(key, cached);
+    return cached;
+  }
   const instance = ajv();
   try {
     const validate = instance.compile(schema as Parameters<Ajv['compile']>[0]);
     compiled.set(key, validate);
+    if (compiled.size > SCHEMA_CACHE_MAX) compiled.delete(compiled.keys().next().value as string);
     return validate;
   } finally {
     // ajv also keeps the schema under its `$id` (even when compiling failed); dropping it lets a

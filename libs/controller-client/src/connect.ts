@@ -1,7 +1,6 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { userInfo } from 'node:os';
+import { callerFiles, callerHome, readCallerIdentity, writeCallerIdentity } from './caller-store.js';
 import { CrankClient } from './crank-client.js';
-import { certificateNotAfter } from './csr.js';
 import { enroll } from './enroll.js';
 import {
   controllerLocation,
@@ -11,45 +10,63 @@ import {
   type TlsIdentity,
 } from './identity.js';
 
+/** Where to find the controller and who to be when connecting to it. */
 export interface ConnectOptions extends Partial<ControllerLocation> {
-  /** Caller name, the CN of its certificate. @default 'cli-' + the user name */
+  /** Caller name, the CN of its certificate: a lowercase DNS label. @default 'cli-' + the user name */
   name?: string;
-  /** Use this identity instead of the one stored under the data dir. */
+  /**
+   * The caller's own directory, holding its keys and certificates (`CRANK_HOME`).
+   * @default `~/.config/crank`
+   */
+  home?: string;
+  /** Use this identity instead of the one kept under `home`. */
   identity?: TlsIdentity;
 }
 
-/** A stored certificate is renewed when less than this is left of it. */
+/** How {@link callerIdentity} finds or makes an identity. */
+export interface CallerIdentityOptions {
+  /** The caller's own directory (`CRANK_HOME`). @default `~/.config/crank` */
+  home?: string;
+  /** Enroll for a new certificate even when a valid one is kept. @default false */
+  forceNew?: boolean;
+}
+
+/** A kept certificate is renewed when less than this is left of it. */
 const RENEW_BEFORE_MS = 60 * 60_000;
 
 /**
- * Connects as a caller: reuses the certificate stored under `<dataDir>/callers/<name>.*`, or
- * enrolls (bootstrap token) and stores a new one when it is missing or about to expire.
+ * Connects as a caller: reuses the certificate kept under
+ * `<home>/callers/<controller fingerprint>/<name>.*`, or enrolls (bootstrap token) and keeps a new
+ * one when it is missing or about to expire. The CA and the bootstrap token are read from the
+ * controller's location (`CRANK_DATA_DIR`, `CRANK_CA_FILE`, `CRANK_BOOTSTRAP_TOKEN`).
  */
 export async function connectClient(options: ConnectOptions = {}): Promise<CrankClient> {
   const location = controllerLocation(options);
-  const identity = options.identity ?? (await callerIdentity(location, options.name ?? defaultCallerName()));
+  const identity =
+    options.identity ??
+    (await callerIdentity(location, options.name ?? defaultCallerName(), {
+      ...(options.home !== undefined ? { home: options.home } : {}),
+    }));
   return CrankClient.create(location.address, identity);
 }
 
-/** Loads the caller identity `name` from the data dir, enrolling a new one when needed. */
+/**
+ * Loads the caller identity `name` for the controller at `location` from the caller's home,
+ * enrolling and keeping a new one when none is kept, it expires within the hour, or `forceNew`.
+ *
+ * @throws CrankError INVALID_INPUT when `name` is not a lowercase DNS label; the enrollment's
+ *   errors (UNAUTHENTICATED on a wrong token, UNAVAILABLE when the controller is down)
+ */
 export async function callerIdentity(
   location: ControllerLocation,
   name: string,
-  forceNew = false,
+  options: CallerIdentityOptions = {},
 ): Promise<TlsIdentity> {
-  const dir = join(location.dataDir, 'callers');
-  const keyFile = join(dir, `${name}.key`);
-  const certFile = join(dir, `${name}.crt`);
   const caPem = await readCaCertificate(location);
-  if (!forceNew) {
-    try {
-      const [keyPem, certPem] = await Promise.all([readFile(keyFile, 'utf8'), readFile(certFile, 'utf8')]);
-      const notAfter = certificateNotAfter(certPem);
-      if (notAfter.getTime() - Date.now() > RENEW_BEFORE_MS)
-        return { identity: name, keyPem, certPem, caPem, notAfter };
-    } catch {
-      // Missing or unreadable: enroll below.
-    }
+  const files = callerFiles(callerHome(options.home), caPem, name);
+  if (!options.forceNew) {
+    const kept = await readCallerIdentity(files, name, caPem);
+    if (kept && kept.notAfter.getTime() - Date.now() > RENEW_BEFORE_MS) return kept;
   }
   const { bootstrapToken } = await readTrust(location);
   const identity = await enroll({
@@ -59,17 +76,24 @@ export async function callerIdentity(
     kind: 'caller',
     bootstrapToken,
   });
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFile(keyFile, identity.keyPem, { mode: 0o600 });
-  await chmod(keyFile, 0o600);
-  await writeFile(certFile, identity.certPem, { mode: 0o644 });
+  await writeCallerIdentity(files, identity);
   return identity;
 }
 
-function defaultCallerName(): string {
-  const user = (process.env['USER'] ?? 'user')
+/** `cli-<user name>`, made a DNS label. */
+export function defaultCallerName(env: NodeJS.ProcessEnv = process.env): string {
+  const user = (env['USER'] || env['USERNAME'] || safeUserName())
     .toLowerCase()
     .replace(/[^a-z0-9-]/g, '-')
-    .slice(0, 40);
+    .slice(0, 40)
+    .replace(/^-+|-+$/g, '');
   return `cli-${user || 'user'}`;
+}
+
+function safeUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'user';
+  }
 }

@@ -1,22 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import { Metadata, type ChannelOptions, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
-import { CrankError } from '@crank/capabilities';
+import { Metadata, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
+import { CrankError, type Capability, type JsonSchema, type StreamingMode } from '@crank/capabilities';
 import {
   ControllerClient,
   InvokeRequest,
   Payload,
-  StreamFrame,
+  StreamingMode as WireStreamingMode,
+  StreamOpen,
   type CapabilitySummary,
   type WorkerSummary,
 } from '@crank/proto';
 import { errorFromServiceError } from './grpc-error.js';
 import { channelCredentials, controllerChannelOptions, type TlsIdentity } from './identity.js';
-
-const JSON_TYPE = 'application/json';
+import { openInvocationStream, type InvocationStream } from './invocation-stream.js';
+import { fromPayload, JSON_TYPE, toPayload } from './payload.js';
 
 /** Options of one call. */
 export interface CallOptions {
-  /** Semver range of the capability; any version when omitted. */
+  /**
+   * Semver range of the capability. @default any version for a capability named by its id;
+   * `^<version>` for a {@link Capability} object
+   */
   version?: string;
   /** Absolute deadline; propagated to the worker. */
   deadline?: Date;
@@ -24,8 +28,9 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Cancels the call; the worker's handler sees its own signal abort. */
   signal?: AbortSignal;
-  /** Content type for byte inputs. @default 'application/octet-stream' */
+  /** Content type for byte (Buffer, Uint8Array) inputs. @default 'application/octet-stream' */
   contentType?: string;
+  /** Correlates the call in the controller's and the worker's logs. @default a random UUID */
   requestId?: string;
 }
 
@@ -40,13 +45,21 @@ export interface InvokeResult<O> {
   version: string;
 }
 
+/** One capability version as the controller offers it now. */
 export interface CapabilityInfo {
   id: string;
   version: string;
   description: string;
   liveWorkers: number;
+  /** How it exchanges data: `'none'` is a unary call, the others take `invokeStream`. */
+  streaming: StreamingMode;
+  /** JSON Schema of its input (of each input record, for a stream). */
+  inputSchema: JsonSchema;
+  /** JSON Schema of its output (of each output record, for a stream). */
+  outputSchema: JsonSchema;
 }
 
+/** One registered worker with its state and load. */
 export interface WorkerInfo {
   id: string;
   address: string;
@@ -58,13 +71,12 @@ export interface WorkerInfo {
   capabilities: { id: string; version: string; ready: boolean; inFlight: number; reason: string }[];
 }
 
-/** A streaming call: iterate it for output records (parsed JSON) or chunks (Buffer). */
-export interface InvocationStream<O> extends AsyncIterable<O> {
-  /** Resolves once a worker accepted the stream. */
-  readonly accepted: Promise<{ workerId: string; version: string }>;
-  /** Cancels the call. */
-  cancel(): void;
-}
+const STREAMING_MODE: Partial<Record<WireStreamingMode, StreamingMode>> = {
+  [WireStreamingMode.STREAMING_MODE_NONE]: 'none',
+  [WireStreamingMode.STREAMING_MODE_INPUT]: 'input',
+  [WireStreamingMode.STREAMING_MODE_OUTPUT]: 'output',
+  [WireStreamingMode.STREAMING_MODE_BIDI]: 'bidi',
+};
 
 /**
  * Typed client of a Crank controller over mTLS.
@@ -73,6 +85,7 @@ export interface InvocationStream<O> extends AsyncIterable<O> {
  * ```ts
  * const client = await connectClient({ name: 'reports' });
  * const { output, workerId } = await client.invoke('debug.echo', { message: 'hi' }, { version: '^1' });
+ * const typed = await client.invoke(DEBUG_ECHO, { message: 'hi' }); // output: DebugEchoOutput
  * ```
  */
 export class CrankClient {
@@ -96,17 +109,22 @@ export class CrankClient {
   }
 
   /**
-   * Calls a capability and waits for its answer.
+   * Calls a capability and waits for its answer. Given a {@link Capability}, input and output are
+   * typed by it and the call asks for `^<its version>` unless `options.version` says otherwise.
+   *
    * @throws CrankError with the contract code (NOT_FOUND, INVALID_INPUT, RESOURCE_EXHAUSTED, ...)
    */
-  invoke<O = unknown>(
-    capability: string,
+  invoke<I, O>(capability: Capability<I, O>, input: I, options?: CallOptions): Promise<InvokeResult<O>>;
+  invoke<O = unknown>(capability: string, input: unknown, options?: CallOptions): Promise<InvokeResult<O>>;
+  invoke(
+    capability: string | Capability,
     input: unknown,
     options: CallOptions = {},
-  ): Promise<InvokeResult<O>> {
+  ): Promise<InvokeResult<unknown>> {
+    const target = targetOf(capability, options);
     const request = InvokeRequest.fromPartial({
-      capability,
-      version: options.version ?? '',
+      capability: target.id,
+      version: target.version,
       input: toPayload(input, options.contentType),
       requestId: options.requestId ?? randomUUID(),
     });
@@ -127,7 +145,7 @@ export class CrankClient {
           }
           const output = res.output ?? Payload.fromPartial({});
           resolve({
-            output: fromPayload(output) as O,
+            output: fromPayload(output),
             contentType: output.contentType,
             workerId: res.workerId,
             version: res.version,
@@ -140,100 +158,65 @@ export class CrankClient {
   }
 
   /**
-   * Opens a streaming call. `input` items are JSON records, or Buffers sent as raw chunks; writing
-   * waits for the network to drain (back-pressure). Output is read as it arrives.
+   * Opens a streaming call. `input` items are JSON records, or Buffers sent as raw chunks with
+   * `options.contentType`; each is written once the network drained the previous ones
+   * (back-pressure). Output records arrive parsed, chunks of a non-JSON type as Buffers.
+   * `accepted` settles on its own; the output is read as the loop asks for it.
+   *
+   * The call ends at the output's end, on `cancel()`, on `options.signal`, at the deadline, or on
+   * an error; the input then stops being read at once. An input that throws cancels the call and
+   * the loop fails with that error.
    */
+  invokeStream<I, O>(
+    capability: Capability<I, O>,
+    input: AsyncIterable<I | Uint8Array> | Iterable<I | Uint8Array>,
+    options?: CallOptions,
+  ): InvocationStream<O>;
   invokeStream<O = unknown>(
     capability: string,
     input: AsyncIterable<unknown> | Iterable<unknown>,
+    options?: CallOptions,
+  ): InvocationStream<O>;
+  invokeStream(
+    capability: string | Capability,
+    input: AsyncIterable<unknown> | Iterable<unknown>,
     options: CallOptions = {},
-  ): InvocationStream<O> {
-    const call: ClientDuplexStream<StreamFrame, StreamFrame> = this.grpc.invokeStream(
-      new Metadata(),
-      deadlineOf(options),
-    );
-    const onAbort = (): void => call.cancel();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    let acceptOk: (value: { workerId: string; version: string }) => void = () => undefined;
-    let acceptFail: (error: Error) => void = () => undefined;
-    const accepted = new Promise<{ workerId: string; version: string }>((resolve, reject) => {
-      acceptOk = resolve;
-      acceptFail = reject;
-    });
-    accepted.catch(() => undefined);
-    const failures: Error[] = [];
-    call.on('error', (error: ServiceError) => {
-      const crank = errorFromServiceError(error);
-      failures.push(crank);
-      acceptFail(crank);
-    });
-
-    call.write(
-      StreamFrame.fromPartial({
-        frame: {
-          $case: 'open',
-          value: {
-            capability,
-            version: options.version ?? '',
-            contentType: options.contentType ?? JSON_TYPE,
-            requestId: options.requestId ?? randomUUID(),
-          },
-        },
+  ): InvocationStream<unknown> {
+    const target = targetOf(capability, options);
+    const call = this.grpc.invokeStream(new Metadata(), deadlineOf(options));
+    return openInvocationStream(
+      call,
+      StreamOpen.fromPartial({
+        capability: target.id,
+        version: target.version,
+        contentType: options.contentType ?? JSON_TYPE,
+        requestId: options.requestId ?? randomUUID(),
       }),
+      input,
+      {
+        ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
     );
-    const pump = async (): Promise<void> => {
-      await accepted;
-      for await (const item of input) {
-        if (
-          !call.write(
-            StreamFrame.fromPartial({
-              frame: { $case: 'chunk', value: toPayload(item, options.contentType) },
-            }),
-          )
-        ) {
-          await new Promise<void>((resolve) => call.once('drain', resolve));
-        }
-      }
-      call.write(StreamFrame.fromPartial({ frame: { $case: 'end', value: {} } }));
-      call.end();
-    };
-    pump().catch((error: unknown) => {
-      if (failures.length === 0) call.destroy(error instanceof Error ? error : new Error(String(error)));
-    });
-
-    async function* read(): AsyncGenerator<O> {
-      try {
-        for await (const frame of call as AsyncIterable<StreamFrame>) {
-          const f = frame.frame;
-          if (f?.$case === 'accepted') acceptOk(f.value);
-          else if (f?.$case === 'chunk') yield fromPayload(f.value) as O;
-          else if (f?.$case === 'end') break;
-        }
-      } catch (error) {
-        throw failures[0] ?? error;
-      } finally {
-        options.signal?.removeEventListener('abort', onAbort);
-      }
-      if (failures[0]) throw failures[0];
-    }
-    const iterator = read();
-    return {
-      accepted,
-      cancel: () => call.cancel(),
-      [Symbol.asyncIterator]: () => iterator,
-    };
   }
 
-  /** Capabilities offered now, each version with its live worker count. */
+  /**
+   * Capabilities offered now, each version with its live worker count, streaming mode and schemas.
+   *
+   * @throws CrankError INTERNAL when the controller sends a schema that is not JSON
+   */
   async capabilities(): Promise<CapabilityInfo[]> {
     const res = await this.unary<{ capabilities: CapabilitySummary[] }>((cb) =>
       this.grpc.listCapabilities({}, cb),
     );
-    return res.capabilities.map((c) => ({
+    return res.capabilities.map((c, index) => ({
       id: c.id,
       version: c.version,
       description: c.description,
       liveWorkers: c.liveWorkers,
+      streaming: STREAMING_MODE[c.streaming] ?? 'none',
+      inputSchema: parseSchema(c.inputSchemaJson, `capabilities[${index}].inputSchemaJson`),
+      outputSchema: parseSchema(c.outputSchemaJson, `capabilities[${index}].outputSchemaJson`),
     }));
   }
 
@@ -263,6 +246,7 @@ export class CrankClient {
     return this.grpc;
   }
 
+  /** Closes the channel; calls in flight fail with UNAVAILABLE or CANCELLED. */
   close(): void {
     this.grpc.close();
   }
@@ -274,28 +258,31 @@ export class CrankClient {
   }
 }
 
+/** The capability id and the version range a call asks for. */
+function targetOf(capability: string | Capability, options: CallOptions): { id: string; version: string } {
+  if (typeof capability === 'string') return { id: capability, version: options.version ?? '' };
+  return { id: capability.id, version: options.version ?? `^${capability.version}` };
+}
+
 function deadlineOf(options: CallOptions): { deadline?: Date } {
   if (options.deadline) return { deadline: options.deadline };
   if (options.timeoutMs !== undefined) return { deadline: new Date(Date.now() + options.timeoutMs) };
   return {};
 }
 
-/** JSON for values, raw bytes for Buffers and Uint8Arrays. */
-export function toPayload(value: unknown, contentType?: string): Payload {
-  if (value instanceof Uint8Array) {
-    return Payload.fromPartial({
-      contentType: contentType ?? 'application/octet-stream',
-      data: Buffer.from(value.buffer, value.byteOffset, value.byteLength),
-    });
+/** A schema sent as JSON text; empty means no constraint. */
+function parseSchema(json: string, field: string): JsonSchema {
+  if (json === '') return true;
+  let schema: unknown;
+  try {
+    schema = JSON.parse(json) as unknown;
+  } catch (error) {
+    throw new CrankError('INTERNAL', `${field}: must be JSON (${(error as Error).message})`);
   }
-  return Payload.fromPartial({ contentType: JSON_TYPE, data: Buffer.from(JSON.stringify(value ?? null)) });
-}
-
-/** Parsed JSON, or a Buffer for any other content type. */
-export function fromPayload(payload: Payload): unknown {
-  const data = Buffer.from(payload.data.buffer, payload.data.byteOffset, payload.data.byteLength);
-  if (payload.contentType === '' || /^application\/(.+\+)?json\b/.test(payload.contentType)) {
-    return data.length === 0 ? null : (JSON.parse(data.toString('utf8')) as unknown);
-  }
-  return data;
+  if (
+    typeof schema === 'boolean' ||
+    (typeof schema === 'object' && schema !== null && !Array.isArray(schema))
+  )
+    return schema as JsonSchema;
+  throw new CrankError('INTERNAL', `${field}: must be a JSON Schema object or boolean`);
 }

@@ -101,14 +101,25 @@ describe('errorFromServiceError', () => {
       [status.FAILED_PRECONDITION, 'FAILED_PRECONDITION'],
       [status.ALREADY_EXISTS, 'ALREADY_EXISTS'],
       [status.INTERNAL, 'INTERNAL'],
-      [status.UNIMPLEMENTED, 'INTERNAL'],
+      [status.UNIMPLEMENTED, 'FAILED_PRECONDITION'],
       [status.UNKNOWN, 'INTERNAL'],
     ])('maps gRPC status %d to %s', (code, expected) => {
       const transport = serviceError(code, 'No connection established');
       const error = errorFromServiceError(transport);
       expect(error).toBeInstanceOf(CrankError);
-      expect(error).toMatchObject({ code: expected, message: 'No connection established' });
+      expect(error.code).toBe(expected);
       expect(error.cause).toBe(transport);
+    });
+
+    it('keeps the transport text, without grpc internals, except for deadlines and cancels', () => {
+      expect(
+        errorFromServiceError(serviceError(status.UNAVAILABLE, 'No connection established')).message,
+      ).toBe('No connection established');
+      expect(
+        errorFromServiceError(
+          serviceError(status.DEADLINE_EXCEEDED, 'Deadline exceeded after 1.0s,remote_addr=1.2.3.4:5'),
+        ).message,
+      ).toBe('the deadline passed before the call completed');
     });
 
     it('marks transport failures that may pass on a retry as retryable', () => {
@@ -116,9 +127,9 @@ describe('errorFromServiceError', () => {
       expect(errorFromServiceError(serviceError(status.INVALID_ARGUMENT, 'bad')).retryable).toBe(false);
     });
 
-    it('falls back to the error message when the status has no details', () => {
+    it('says the server gave no details when it gave none', () => {
       const error = errorFromServiceError(serviceError(status.UNAVAILABLE, ''));
-      expect(error.message).toBe('14 UNAVAILABLE: ');
+      expect(error.message).toBe('the server answered UNAVAILABLE without details');
     });
 
     it('ignores a trailer it cannot decode', () => {

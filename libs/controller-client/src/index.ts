@@ -3,24 +3,27 @@
  *
  * @example
  * ```ts
+ * import { DEBUG_ECHO, STREAM_AGGREGATE } from '@crank/capabilities';
  * import { connectClient } from '@crank/controller-client';
  *
- * const client = await connectClient({ name: 'billing' }); // enrolls once with the bootstrap token
+ * // Enrolls once with the bootstrap token; keeps the key under ~/.config/crank (CRANK_HOME).
+ * const client = await connectClient({ name: 'billing' });
  * const { output, workerId } = await client.invoke('debug.echo', { message: 'hi' }, { version: '^1' });
- * for await (const window of client.invokeStream('stream.aggregate', events)) console.log(window);
+ * const typed = await client.invoke(DEBUG_ECHO, { message: 'hi' }); // typed output, asks for ^1.0.0
+ * const stream = client.invokeStream(STREAM_AGGREGATE, events);
+ * console.log(await stream.accepted); // { workerId, version }
+ * for await (const window of stream) console.log(window);
  * client.close();
  * ```
  */
-export { CrankClient, fromPayload, toPayload } from './crank-client.js';
-export type {
-  CallOptions,
-  CapabilityInfo,
-  InvocationStream,
-  InvokeResult,
-  WorkerInfo,
-} from './crank-client.js';
-export { callerIdentity, connectClient } from './connect.js';
-export type { ConnectOptions } from './connect.js';
+export { CrankClient } from './crank-client.js';
+export type { CallOptions, CapabilityInfo, InvokeResult, WorkerInfo } from './crank-client.js';
+export type { InvocationStream, StreamAcceptance } from './invocation-stream.js';
+export { fromPayload, toPayload } from './payload.js';
+export { callerIdentity, connectClient, defaultCallerName } from './connect.js';
+export type { CallerIdentityOptions, ConnectOptions } from './connect.js';
+export { callerFiles, callerHome, controllerFingerprint } from './caller-store.js';
+export type { CallerFiles } from './caller-store.js';
 export { enroll, isTransient } from './enroll.js';
 export type { EnrollOptions } from './enroll.js';
 export { certificateNotAfter, createKeyAndCsr } from './csr.js';

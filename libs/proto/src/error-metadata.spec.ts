@@ -1,6 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import { Metadata } from '@grpc/grpc-js';
-import { ERROR_METADATA_KEY, errorInfoFromMetadata, errorInfoToMetadata } from './error-metadata.js';
+import {
+  ERROR_METADATA_KEY,
+  contractErrorStatus,
+  errorInfoFromMetadata,
+  errorInfoToMetadata,
+  wireErrorInfo,
+} from './error-metadata.js';
 import { ErrorInfo } from './generated/crank/v1/common.js';
 
 describe('error metadata', () => {
@@ -21,5 +27,22 @@ describe('error metadata', () => {
     const garbage = new Metadata();
     garbage.set(ERROR_METADATA_KEY, Buffer.from([0xff, 0xff, 0xff]));
     expect(errorInfoFromMetadata(garbage)).toBeUndefined();
+  });
+});
+
+describe('contractErrorStatus', () => {
+  it('cuts a huge message and details so the trailer fits any HTTP/2 peer', () => {
+    const status = contractErrorStatus({
+      code: 'NOT_FOUND',
+      message: `capability "${'x'.repeat(50_000)}" is not offered`,
+      details: { capability: 'y'.repeat(50_000) },
+      retryable: false,
+      grpcStatus: 5,
+    });
+    const info = wireErrorInfo(status.metadata);
+    expect(status.details.length).toBeLessThan(1_100);
+    expect(info?.message.length).toBeLessThan(1_100);
+    expect(info?.details).toEqual({ truncated: true });
+    expect(info?.code).toBe('NOT_FOUND');
   });
 });

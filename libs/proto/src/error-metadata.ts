@@ -33,19 +33,54 @@ export interface ContractErrorLike {
   grpcStatus: number;
 }
 
-/** A grpc-js status object for a contract error: gRPC status plus the ErrorInfo trailer. */
+/**
+ * Largest message and details text put in a trailer. HTTP/2 peers cap the size of a header block
+ * (grpc-js at 16 KiB by default); a larger trailer fails the call and can wedge the connection.
+ */
+const TRAILER_MESSAGE_MAX = 1_024;
+const TRAILER_DETAILS_MAX = 4_096;
+
+/**
+ * A grpc-js status object for a contract error: gRPC status plus the ErrorInfo trailer. Message
+ * and details are cut to sizes every HTTP/2 peer accepts.
+ */
 export function contractErrorStatus(error: ContractErrorLike): {
   code: number;
   details: string;
   metadata: Metadata;
 } {
-  const info = ErrorInfo.fromPartial({
-    code: error.code,
-    message: error.message,
-    detailsJson: error.details === undefined ? '' : JSON.stringify(error.details),
-    retryable: error.retryable,
-  });
-  return { code: error.grpcStatus, details: error.message, metadata: errorInfoToMetadata(info) };
+  const message =
+    error.message.length > TRAILER_MESSAGE_MAX
+      ? `${error.message.slice(0, TRAILER_MESSAGE_MAX)}...`
+      : error.message;
+  let detailsJson = error.details === undefined ? '' : safeStringify(error.details);
+  if (detailsJson.length > TRAILER_DETAILS_MAX) detailsJson = JSON.stringify({ truncated: true });
+  const info = ErrorInfo.fromPartial({ code: error.code, message, detailsJson, retryable: error.retryable });
+  return { code: error.grpcStatus, details: message, metadata: errorInfoToMetadata(info) };
+}
+
+function safeStringify(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return JSON.stringify({ unserializable: true });
+  }
+}
+
+/** The contract error in a failure's trailer, decoded; undefined when there is none. */
+export function wireErrorInfo(
+  metadata: Metadata | undefined,
+):
+  | { code: string; message: string; details: Record<string, unknown> | undefined; retryable: boolean }
+  | undefined {
+  const info = errorInfoFromMetadata(metadata);
+  if (!info) return undefined;
+  return {
+    code: info.code,
+    message: info.message,
+    details: parseDetailsJson(info.detailsJson),
+    retryable: info.retryable,
+  };
 }
 
 /** Parses ErrorInfo.details_json; undefined when empty or not a JSON object. */

@@ -81,7 +81,33 @@ export {
   errorInfoFromMetadata,
   errorInfoToMetadata,
   parseDetailsJson,
+  wireErrorInfo,
   type ContractErrorLike,
 } from './error-metadata.js';
+export {
+  ACCEPTED_HEADER,
+  HTTP_HEADERS,
+  WIRE_LIMITS,
+  definitionFromDescriptor,
+  descriptorFromDefinition,
+  echo,
+  streamingModeFromWire,
+  streamingModeToWire,
+  timerDelayMs,
+  type DescribedCapability,
+  type StreamingModeName,
+} from './wire.js';
 export { MtlsListener, type MtlsListenerOptions, type TlsMaterial } from './mtls-listener.js';
-export { PeerDirectory, type HasPeer, type PeerIdentity } from './peer-directory.js';
+export {
+  API_KEY_SCOPES,
+  API_KEYS_FILE_NAME,
+  ApiKeyStore,
+  apiKeyGrants,
+  parseApiKeyScopes,
+  type ApiKeyInfo,
+  type ApiKeyScope,
+  type ApiKeyStoreOptions,
+  type ApiKeyVerdict,
+  type CreatedApiKey,
+} from './api-keys.js';
+export { PeerDirectory, publicKeyFingerprint, type HasPeer, type PeerIdentity } from './peer-directory.js';

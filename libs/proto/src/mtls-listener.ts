@@ -38,11 +38,14 @@ export class MtlsListener {
     readonly address: AddressInfo,
     /** Identities of the authorised connections, for per-call checks. */
     readonly peers: PeerDirectory,
+    /** Open sockets, so that a shutdown can end the ones that outlive its grace period. */
+    private readonly sockets: Set<TLSSocket>,
   ) {}
 
   static async listen(grpcServer: Server, options: MtlsListenerOptions): Promise<MtlsListener> {
     const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
     const peers = options.peers ?? new PeerDirectory();
+    const sockets = new Set<TLSSocket>();
     const tlsServer = createServer(
       {
         ca: options.caPem,
@@ -68,6 +71,8 @@ export class MtlsListener {
         } else {
           peers.add(socket);
         }
+        sockets.add(socket);
+        socket.once('close', () => sockets.delete(socket));
         injector.injectConnection(socket);
       },
     );
@@ -81,7 +86,7 @@ export class MtlsListener {
         resolve();
       });
     });
-    return new MtlsListener(tlsServer, tlsServer.address() as AddressInfo, peers);
+    return new MtlsListener(tlsServer, tlsServer.address() as AddressInfo, peers, sockets);
   }
 
   /** Swaps the serving certificate (rotation) for new connections; open ones keep theirs. */
@@ -94,8 +99,24 @@ export class MtlsListener {
     });
   }
 
-  /** Stops accepting connections. Open sessions are closed by the grpc-js server's shutdown. */
-  async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.tlsServer.close(() => resolve()));
+  /**
+   * Stops accepting connections and returns at once. Open sessions are left to the grpc-js
+   * server's shutdown (GOAWAY, then calls finish); {@link destroyConnections} ends what is left.
+   * (Waiting for the TLS server's own close callback would wait for every client to hang up,
+   * which connected workers never do.)
+   */
+  close(): void {
+    this.tlsServer.close();
+  }
+
+  /** Open connections now. */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  /** Ends every open connection at once: the last step of a shutdown whose grace has run out. */
+  destroyConnections(): void {
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
   }
 }

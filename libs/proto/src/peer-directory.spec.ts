@@ -1,14 +1,14 @@
 import { EventEmitter } from 'node:events';
 import type { TLSSocket } from 'node:tls';
 import { describe, expect, it } from '@jest/globals';
-import { PeerDirectory } from './peer-directory.js';
+import { PeerDirectory, publicKeyFingerprint } from './peer-directory.js';
 
 /** A socket as far as the directory looks at it: address, port, certificate, 'close'. */
 function socket(port: number, subject: Record<string, string> | undefined): TLSSocket & EventEmitter {
   return Object.assign(new EventEmitter(), {
     remoteAddress: '127.0.0.1',
     remotePort: port,
-    getPeerCertificate: () => (subject ? { subject } : {}),
+    getPeerCertificate: () => (subject ? { subject, pubkey: Buffer.from(`key-of-${port}`) } : {}),
   }) as unknown as TLSSocket & EventEmitter;
 }
 
@@ -20,8 +20,12 @@ describe('PeerDirectory', () => {
     const worker = socket(5001, { CN: 'echo-1', OU: 'worker' });
     peers.add(worker);
     peers.add(socket(5002, { CN: 'crank-controller', OU: 'controller' }));
-    expect(peers.lookup(call(5001))).toEqual({ id: 'echo-1', kind: 'worker' });
-    expect(peers.lookup(call(5002))).toEqual({ id: 'crank-controller', kind: 'controller' });
+    expect(peers.lookup(call(5001))).toEqual({
+      id: 'echo-1',
+      kind: 'worker',
+      keyFingerprint: publicKeyFingerprint(Buffer.from('key-of-5001')),
+    });
+    expect(peers.lookup(call(5002))).toMatchObject({ id: 'crank-controller', kind: 'controller' });
     worker.emit('close');
     expect(peers.lookup(call(5001))).toBeUndefined();
     expect(peers.size).toBe(1);
@@ -42,6 +46,6 @@ describe('PeerDirectory', () => {
     peers.add(old);
     peers.add(socket(5005, { CN: 'caller-b', OU: 'caller' }));
     old.emit('close');
-    expect(peers.lookup(call(5005))).toEqual({ id: 'caller-b', kind: 'caller' });
+    expect(peers.lookup(call(5005))).toMatchObject({ id: 'caller-b', kind: 'caller' });
   });
 });

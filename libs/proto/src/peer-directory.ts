@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 
 /** Who is on the other end of a connection, from its verified client certificate. */
@@ -6,6 +7,16 @@ export interface PeerIdentity {
   id: string;
   /** Certificate OU: what the identity may do. */
   kind: 'controller' | 'worker' | 'caller';
+  /** {@link publicKeyFingerprint} of the certificate's key: which holder of the identity this is. */
+  keyFingerprint: string;
+}
+
+/**
+ * A short, stable name for a public key: sha256 of its raw point (an EC key's uncompressed point,
+ * as `PeerCertificate.pubkey` gives it), hex, 32 characters.
+ */
+export function publicKeyFingerprint(rawPublicKey: Uint8Array): string {
+  return createHash('sha256').update(rawPublicKey).digest('hex').slice(0, 32);
 }
 
 /** Anything with grpc-js's `getPeer()`: `address:port` of the connection a call came on. */
@@ -48,7 +59,7 @@ function identityOf(cert: PeerCertificate | undefined): PeerIdentity | undefined
   const id = first(cert.subject?.CN);
   const kind = first(cert.subject?.OU);
   if (!id || (kind !== 'worker' && kind !== 'caller' && kind !== 'controller')) return undefined;
-  return { id, kind };
+  return { id, kind, keyFingerprint: cert.pubkey ? publicKeyFingerprint(cert.pubkey) : '' };
 }
 
 function first(value: string | string[] | undefined): string | undefined {

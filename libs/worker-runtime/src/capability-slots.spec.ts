@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { CrankError, DEBUG_ECHO, defineCapability, type Capability } from '@crank/capabilities';
 import { CapabilitySlots } from './capability-slots.js';
-import type { ServedCapability } from './handler.js';
+import { serve, type ServedCapability } from './handler.js';
 
 const ECHO_TWO_SLOTS = defineCapability({
   ...DEBUG_ECHO.definition,
@@ -16,7 +16,7 @@ const UPPER = defineCapability({
   resources: { maxConcurrency: 1 },
 });
 
-const served = (capability: Capability): ServedCapability => ({ capability, handler: () => ({}) });
+const served = (capability: Capability): ServedCapability => serve(capability, () => ({}));
 
 function thrownBy(action: () => unknown): unknown {
   try {

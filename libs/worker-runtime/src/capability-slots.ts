@@ -28,8 +28,8 @@ export class CapabilitySlots {
         inFlight: 0,
         completed: 0,
         failed: 0,
-        ready: true,
-        reason: '',
+        ready: s.options.ready,
+        reason: s.options.reason,
       });
     }
   }

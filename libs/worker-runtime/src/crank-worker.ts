@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
-import { Metadata, Server, status, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, Server, status, type Channel, type ServiceError } from '@grpc/grpc-js';
 import { CrankError } from '@crank/capabilities';
 import {
   CrankClient,
@@ -18,12 +18,14 @@ import {
   MtlsListener,
   PeerDirectory,
   RegisterRequest,
-  StreamingMode,
+  WIRE_LIMITS,
   WorkerPhase,
   WorkerService,
+  descriptorFromDefinition,
 } from '@crank/proto';
 import { backoffDelayMs, sleep } from './backoff.js';
 import { CapabilitySlots } from './capability-slots.js';
+import { ChannelWatch } from './channel-watch.js';
 import { CertificateRenewer } from './certificate-renewer.js';
 import { createExecuteService } from './execute-service.js';
 import { HealthService } from './health-service.js';
@@ -31,6 +33,7 @@ import { HeartbeatLoop } from './heartbeat-loop.js';
 import { httpPort, startHttpEndpoints } from './http-endpoints.js';
 import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from './worker-options.js';
 import { WorkerMetrics } from './worker-metrics.js';
+import { closeHandlers } from './thread-pool.js';
 
 const RUNTIME_VERSION = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -47,16 +50,19 @@ const TRANSITIONS: Record<WorkerState, readonly WorkerState[]> = {
   stopped: [],
 };
 
-const STREAMING: Record<string, StreamingMode> = {
-  none: StreamingMode.STREAMING_MODE_NONE,
-  input: StreamingMode.STREAMING_MODE_INPUT,
-  output: StreamingMode.STREAMING_MODE_OUTPUT,
-  bidi: StreamingMode.STREAMING_MODE_BIDI,
-};
-
 /**
- * A running worker: enrolled with the controller's CA, serving its capabilities over mTLS,
- * registered and heartbeating. Create it with {@link startWorker}.
+ * A worker: enrolled with the controller's CA, serving its capabilities over mTLS, registered and
+ * heartbeating. Creating and running are separate steps, so that an app can load its models
+ * between them or while it serves (capabilities served with `{ ready: false }` answer
+ * MODEL_NOT_READY until `setReady`):
+ *
+ * ```ts
+ * const worker = await CrankWorker.create({ name: 'classifier', capabilities: [serve(cap, fn, { ready: false })] });
+ * await worker.start();                       // enrolled, serving, registered
+ * await loadModel(); worker.setReady(cap.id, true);
+ * process.once('SIGTERM', () => void worker.stop());
+ * await worker.stopped;                       // or: await worker.run() to start and wait in one
+ * ```
  */
 export class CrankWorker {
   private state_: WorkerState = 'idle';
@@ -65,6 +71,7 @@ export class CrankWorker {
   private grpcServer: Server | undefined;
   private httpServer: HttpServer | undefined;
   private heartbeat: HeartbeatLoop | undefined;
+  private channelWatch: ChannelWatch | undefined;
   private renewer: CertificateRenewer | undefined;
   private listener: MtlsListener | undefined;
   private readonly slots: CapabilitySlots;
@@ -74,6 +81,11 @@ export class CrankWorker {
   private readonly startAbort = new AbortController();
   private stopping: Promise<void> | undefined;
   private grpcPort_ = 0;
+  private markStopped!: () => void;
+  /** Resolves once the worker has stopped (after {@link stop}, or a failed start). */
+  readonly stopped = new Promise<void>((resolve) => {
+    this.markStopped = resolve;
+  });
 
   protected constructor(private readonly options: CompiledWorkerOptions) {
     // Every running call listens on the drain signal; there may be thousands.
@@ -82,11 +94,28 @@ export class CrankWorker {
     this.metrics = new WorkerMetrics(this.slots, { worker: options.name });
   }
 
-  /** Enrolls, starts serving and registers. Resolves once the worker can take calls. */
-  static async start(options: WorkerOptions, env: NodeJS.ProcessEnv = process.env): Promise<CrankWorker> {
-    const worker = new CrankWorker(compileWorkerOptions(options, env));
-    await worker.run();
-    return worker;
+  /**
+   * Checks the options and builds the worker; does no I/O. Resolves (rather than returns) so that
+   * later versions may prepare resources here without an API change.
+   * @throws TypeError naming the option at fault
+   */
+  static async create(options: WorkerOptions, env: NodeJS.ProcessEnv = process.env): Promise<CrankWorker> {
+    return new CrankWorker(compileWorkerOptions(options, env));
+  }
+
+  /**
+   * Enrolls, starts serving and registers. Resolves once the worker can take calls (or, when the
+   * controller is unreachable, once it serves and keeps trying to register in the background).
+   * @throws the registration's error when the controller refuses the declaration for good
+   */
+  async start(): Promise<void> {
+    await this.startServing();
+  }
+
+  /** Starts, then resolves once the worker has stopped (call {@link stop} on a signal). */
+  async run(): Promise<void> {
+    await this.start();
+    await this.stopped;
   }
 
   get id(): string {
@@ -129,10 +158,12 @@ export class CrankWorker {
   }
 
   /**
-   * Stops the worker. Phases: (1) health NOT_SERVING and a draining heartbeat, (2) Deregister, so
-   * the controller routes no new call here, (3) wait for in-flight calls up to `drainTimeoutMs`,
-   * then abort what is left, (4) close gRPC and HTTP servers and the controller channel. Each
-   * phase's failure is logged and the next still runs. Idempotent: later calls get the same promise.
+   * Stops the worker. Phases: (1) health NOT_SERVING and one heartbeat in the draining phase (at
+   * most 1 s), (2) Deregister, so the controller routes no new call here, (3) wait for in-flight
+   * calls up to `drainTimeoutMs`, then abort what is left (their slots free at once), (4) close
+   * gRPC and HTTP servers, the controller channel and thread pools. Each phase's failure is logged
+   * and the next still runs; no timer outlives it, so an idle process exits as soon as it returns.
+   * Idempotent: later calls get the same promise.
    */
   stop(reason = 'shutdown'): Promise<void> {
     this.stopping ??= this.shutdown(reason);
@@ -146,7 +177,7 @@ export class CrankWorker {
     this.state_ = next;
   }
 
-  private async run(): Promise<void> {
+  private async startServing(): Promise<void> {
     this.transition('starting');
     const { logger } = this.options;
     try {
@@ -176,6 +207,7 @@ export class CrankWorker {
         { intervalMs: this.options.heartbeatIntervalMs, maxBackoffMs: this.options.maxBackoffMs, logger },
       );
       this.heartbeat.start(await this.registerFirst());
+      this.watchControllerChannel();
       this.renewer = new CertificateRenewer(
         this.identity,
         (current) =>
@@ -206,8 +238,19 @@ export class CrankWorker {
     } catch (error) {
       this.state_ = 'stopped';
       await this.closeTransports();
+      this.markStopped();
       throw error;
     }
+  }
+
+  /** Heartbeats at once whenever the controller channel comes back (see {@link ChannelWatch}). */
+  private watchControllerChannel(): void {
+    this.channelWatch?.stop();
+    if (!this.client_ || this.state_ !== 'serving') return;
+    this.channelWatch = new ChannelWatch(this.client_.raw.getChannel() as Channel, () => {
+      void this.heartbeat?.beatNow().catch(() => undefined);
+    });
+    this.channelWatch.start();
   }
 
   private async enrollWithRetry(): Promise<TlsIdentity> {
@@ -239,8 +282,8 @@ export class CrankWorker {
 
   private async startGrpc(): Promise<void> {
     const server = new Server({
-      'grpc.max_receive_message_length': 64 * 1024 * 1024,
-      'grpc.max_send_message_length': 64 * 1024 * 1024,
+      'grpc.max_receive_message_length': WIRE_LIMITS.maxMessageBytes,
+      'grpc.max_send_message_length': WIRE_LIMITS.maxMessageBytes,
     });
     const peers = new PeerDirectory();
     server.addService(
@@ -278,18 +321,19 @@ export class CrankWorker {
     this.listener?.updateIdentity(next);
     const previous = this.client_;
     this.client_ = this.controllerClient(next);
+    this.watchControllerChannel();
     previous?.close();
   }
 
   /**
-   * The controller channel reconnects no slower than the heartbeat interval (grpc-js would back
-   * off up to two minutes), so a restarted controller hears from this worker within one beat.
+   * The controller channel reconnects at least every 2 s (grpc-js would back off up to two
+   * minutes), so a restarted controller hears from this worker within moments.
    */
   private controllerClient(identity: TlsIdentity): CrankClient {
     const intervalMs = this.options.heartbeatIntervalMs;
     return CrankClient.create(this.options.location.address, identity, {
       'grpc.initial_reconnect_backoff_ms': Math.min(100, intervalMs),
-      'grpc.max_reconnect_backoff_ms': Math.max(100, intervalMs),
+      'grpc.max_reconnect_backoff_ms': Math.max(100, Math.min(intervalMs, 2_000)),
     });
   }
 
@@ -297,21 +341,9 @@ export class CrankWorker {
     return RegisterRequest.fromPartial({
       workerId: this.id,
       address: this.grpcAddress,
-      capabilities: this.options.capabilities.map(({ capability: { definition: d } }) => ({
-        id: d.id,
-        version: d.version,
-        description: d.description ?? '',
-        inputSchemaJson: JSON.stringify(d.inputSchema),
-        outputSchemaJson: JSON.stringify(d.outputSchema),
-        errorCodes: [...d.errorCodes],
-        streaming: STREAMING[d.streaming],
-        resources: {
-          gpu: d.resources.gpu,
-          maxConcurrency: d.resources.maxConcurrency,
-          memoryMb: d.resources.memoryMb ?? 0,
-        },
-        idempotent: d.idempotent,
-      })),
+      capabilities: this.options.capabilities.map(({ capability }) =>
+        descriptorFromDefinition(capability.definition),
+      ),
       status: this.capabilityStatus(),
       labels: this.options.labels,
       runtimeVersion: RUNTIME_VERSION,
@@ -351,6 +383,15 @@ export class CrankWorker {
     } catch (error) {
       const crank = errorFromServiceError(error as ServiceError);
       if (crank.retryable || crank.code === 'DEADLINE_EXCEEDED') return undefined;
+      if (crank.code === 'ALREADY_EXISTS') {
+        // The id is still held by an earlier process of this worker (it crashed and has not been
+        // evicted yet): keep serving and keep trying; the controller gives the id back soon.
+        this.options.logger.warn(
+          { event: 'worker_id_held', reason: crank.message },
+          'worker id still held by another live worker; registering again in the background',
+        );
+        return undefined;
+      }
       throw crank;
     }
   }
@@ -421,6 +462,7 @@ export class CrankWorker {
     if (this.state_ !== 'serving') {
       this.state_ = 'stopped';
       await this.closeTransports();
+      this.markStopped();
       return;
     }
     this.transition('draining');
@@ -439,23 +481,27 @@ export class CrankWorker {
       this.health.set('', false);
       for (const entry of this.slots.entries.values()) this.health.set(entry.served.capability.id, false);
     });
-    await step('heartbeat', () => this.heartbeat?.stop());
+    await step('heartbeat', async () => {
+      // One beat in the draining phase, so the controller stops routing here even before the
+      // Deregister lands; bounded, since the controller may be the reason for the shutdown.
+      await waitAtMost(this.heartbeat?.beatNow() ?? Promise.resolve(), 1_000);
+      await this.heartbeat?.stop();
+    });
     await step('deregister', () => this.deregister(reason));
     await step('drain', async () => {
-      const timer = sleep(this.options.drainTimeoutMs).then(() => 'timeout' as const);
-      const outcome = await Promise.race([this.slots.idle().then(() => 'idle' as const), timer]);
-      if (outcome === 'timeout') {
-        logger.warn(
-          { event: 'drain_timeout', inFlight: this.slots.inFlight },
-          'drain deadline passed; aborting calls',
-        );
-        this.drainAbort.abort();
-        await Promise.race([this.slots.idle(), sleep(1_000)]);
-      }
+      if (await waitAtMost(this.slots.idle(), this.options.drainTimeoutMs)) return;
+      logger.warn(
+        { event: 'drain_timeout', inFlight: this.slots.inFlight },
+        'drain deadline passed; aborting calls',
+      );
+      // Aborting frees every slot at once (see execute-service.ts), whatever the handlers do.
+      this.drainAbort.abort();
+      await waitAtMost(this.slots.idle(), 1_000);
     });
     this.transition('stopped');
     await this.closeTransports();
     logger.info({ event: 'worker_stopped', completed: this.slots.completed }, 'worker stopped');
+    this.markStopped();
   }
 
   private deregister(reason: string): Promise<void> {
@@ -471,9 +517,10 @@ export class CrankWorker {
 
   private async closeTransports(): Promise<void> {
     this.renewer?.stop();
+    this.channelWatch?.stop();
     await this.heartbeat?.stop();
     this.health.close();
-    await this.listener?.close();
+    this.listener?.close();
     const grpc = this.grpcServer;
     if (grpc) {
       await new Promise<void>((resolve) => {
@@ -487,9 +534,33 @@ export class CrankWorker {
         });
       });
     }
+    this.listener?.destroyConnections();
     const http = this.httpServer;
-    if (http) await new Promise<void>((resolve) => http.close(() => resolve()));
+    if (http) {
+      http.closeIdleConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
     this.client_?.close();
+    await closeHandlers(this.options.capabilities).catch(() => undefined);
+  }
+}
+
+/** Whether `promise` settled within `ms`; the timer is cleared either way, so none outlives it. */
+async function waitAtMost(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true as const,
+        () => true as const,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -497,9 +568,11 @@ export class CrankWorker {
  * Starts a worker: enrollment, gRPC server, HTTP endpoints, registration and heartbeats. Call
  * `stop()` on shutdown; the library installs no signal handlers.
  */
-export function startWorker(
+export async function startWorker(
   options: WorkerOptions,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<CrankWorker> {
-  return CrankWorker.start(options, env);
+  const worker = await CrankWorker.create(options, env);
+  await worker.start();
+  return worker;
 }

@@ -1,4 +1,4 @@
-import type { Capability } from '@crank/capabilities';
+import type { Capability, StreamingMode } from '@crank/capabilities';
 import type { CrankClient } from '@crank/controller-client';
 import type { Logger } from 'pino';
 
@@ -19,6 +19,8 @@ export interface HandlerContext {
   readonly caller: string;
   /** This worker's id. */
   readonly workerId: string;
+  /** Media type of the input (`application/json` for JSON, else what the caller sent). */
+  readonly contentType: string;
   /** Calls other capabilities through the controller with this worker's certificate. */
   readonly client: CrankClient;
 }
@@ -34,40 +36,66 @@ export function binary(data: Uint8Array, contentType: string): BinaryOutput {
   return { contentType, data };
 }
 
+/** One output of a handler: a JSON value of the output type, or bytes. */
+export type HandlerOutput<O> = O | BinaryOutput | Uint8Array;
+
 /**
- * A capability's business logic. The shape follows the capability's `streaming` mode:
+ * A capability's business logic, shaped by its streaming mode:
  * - `none`:   `(input, ctx) => output`
  * - `input`:  `(records: AsyncIterable, ctx) => output`
  * - `output`: `(input, ctx) => AsyncIterable<output>`
  * - `bidi`:   `(records: AsyncIterable, ctx) => AsyncIterable<output>`
- * Streamed records are parsed JSON (checked against the input schema) or, for byte streams, Buffers.
- * Outputs are JSON values, {@link BinaryOutput}s or Buffers.
+ * Streamed records are parsed JSON (checked against the input schema) or, for byte chunks, Buffers
+ * (a capability taking bytes declares `Buffer` in its input type). Outputs are JSON values,
+ * {@link BinaryOutput}s or Buffers.
  */
-export type Handler<I = never, O = unknown> = (
-  input: I,
-  ctx: HandlerContext,
-) => O | Promise<O> | AsyncIterable<O>;
+export type HandlerFor<I, O, M extends StreamingMode> = M extends 'none'
+  ? (input: I, ctx: HandlerContext) => HandlerOutput<O> | Promise<HandlerOutput<O>>
+  : M extends 'input'
+    ? (records: AsyncIterable<I>, ctx: HandlerContext) => HandlerOutput<O> | Promise<HandlerOutput<O>>
+    : M extends 'output'
+      ? (input: I, ctx: HandlerContext) => AsyncIterable<HandlerOutput<O>>
+      : (records: AsyncIterable<I>, ctx: HandlerContext) => AsyncIterable<HandlerOutput<O>>;
+
+/** Any handler, as the runtime calls it. */
+export type Handler = (input: never, ctx: HandlerContext) => unknown;
+
+/** Options of one served capability. */
+export interface ServeOptions {
+  /**
+   * Whether the capability takes calls as soon as the worker serves. Pass false for one whose
+   * model still loads, and call `worker.setReady(id, true)` when it has: until then calls get
+   * MODEL_NOT_READY and the controller routes elsewhere. @default true
+   */
+  ready?: boolean;
+  /** Why the capability is not ready yet, shown in `/v1/workers` and `/health`. @default 'starting' */
+  reason?: string;
+}
 
 /** A capability and the handler that serves it. */
 export interface ServedCapability {
   readonly capability: Capability;
-  readonly handler: Handler<never, unknown>;
+  readonly handler: Handler;
+  readonly options: Required<ServeOptions>;
 }
 
 /**
- * Pairs a capability with its handler, typed from the capability's input and output types.
+ * Pairs a capability with its handler. The handler's shape follows the capability's streaming
+ * mode (see {@link HandlerFor}), so the compiler refuses a unary handler for a streaming capability.
  *
  * @example
  * serve(echo, async (input, ctx) => ({ message: input.message, workerId: ctx.workerId }))
+ * serve(classify, classifyImage, { ready: false }) // then worker.setReady('classify.image', true)
  */
-export function serve<I, O>(
-  capability: Capability<I, O>,
-  handler: (input: I, ctx: HandlerContext) => O | Promise<O> | AsyncIterable<O | BinaryOutput>,
-): ServedCapability;
-export function serve<I, O>(
-  capability: Capability<I, O>,
-  handler: (input: AsyncIterable<I>, ctx: HandlerContext) => O | Promise<O> | AsyncIterable<O | BinaryOutput>,
-): ServedCapability;
-export function serve(capability: Capability, handler: Handler<never, unknown>): ServedCapability {
-  return { capability: capability as Capability, handler };
+export function serve<I, O, M extends StreamingMode>(
+  capability: Capability<I, O, M>,
+  handler: HandlerFor<I, O, M>,
+  options: ServeOptions = {},
+): ServedCapability {
+  const ready = options.ready ?? true;
+  return {
+    capability: capability as unknown as Capability,
+    handler: handler as unknown as Handler,
+    options: { ready, reason: options.reason ?? (ready ? '' : 'starting') },
+  };
 }

@@ -16,6 +16,9 @@
  * process.on('SIGTERM', () => void worker.stop());
  * ```
  *
+ * This entry point needs no NestJS; the NestJS integration is the separate entry point
+ * `@crank/worker-runtime/nest`.
+ *
  * @example NestJS (entry point `@crank/worker-runtime/nest`)
  * ```ts
  * @Module({ imports: [CrankWorkerModule.forRoot({ name: 'echo', capabilities: [echo] })], providers: [EchoHandlers] })
@@ -30,13 +33,18 @@ export {
   type BinaryOutput,
   type Handler,
   type HandlerContext,
+  type HandlerFor,
+  type HandlerOutput,
+  type ServeOptions,
   type ServedCapability,
 } from './handler.js';
 export { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from './worker-options.js';
-export { CapabilityHandler } from './nest/capability-handler.decorator.js';
 export {
-  CrankWorkerHost,
-  CrankWorkerModule,
-  type CrankWorkerModuleOptions,
-} from './nest/crank-worker.module.js';
+  closeHandlers,
+  inThreads,
+  type ThreadedHandler,
+  type ThreadCallContext,
+  type ThreadPoolOptions,
+  type ThreadTaskInfo,
+} from './thread-pool.js';
 export { CapabilityError, CrankError } from '@crank/capabilities';

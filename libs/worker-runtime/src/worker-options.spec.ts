@@ -2,10 +2,10 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { DEBUG_ECHO, defineCapability } from '@crank/capabilities';
 import { pino } from 'pino';
-import type { ServedCapability } from './handler.js';
+import { serve, type ServedCapability } from './handler.js';
 import { compileWorkerOptions, type WorkerOptions } from './worker-options.js';
 
-const ECHO: ServedCapability = { capability: DEBUG_ECHO, handler: () => ({}) };
+const ECHO: ServedCapability = serve(DEBUG_ECHO, () => ({ message: '', workerId: '', receivedAt: '' }));
 const base: WorkerOptions = { name: 'echo', capabilities: [ECHO], logger: pino({ level: 'silent' }) };
 
 describe('compileWorkerOptions', () => {
@@ -114,10 +114,10 @@ describe('compileWorkerOptions', () => {
     expect(() => compileWorkerOptions(twice, {})).toThrow(TypeError);
     expect(() => compileWorkerOptions(twice, {})).toThrow('capabilities: debug.echo@1.0.0 is served twice');
 
-    const v11: ServedCapability = {
-      capability: defineCapability({ ...DEBUG_ECHO.definition, version: '1.1.0' }),
-      handler: () => ({}),
-    };
+    const v11: ServedCapability = serve(
+      defineCapability({ ...DEBUG_ECHO.definition, version: '1.1.0' }),
+      () => ({}),
+    );
     expect(compileWorkerOptions({ ...base, capabilities: [ECHO, v11] }, {}).capabilities).toHaveLength(2);
   });
 

@@ -134,7 +134,7 @@ try {
   );
 
   const location = controllerLocation({ address: env.CRANK_CONTROLLER_URL, dataDir });
-  const identity = await callerIdentity(location, 'bench');
+  const identity = await callerIdentity(location, 'bench', { home: join(dataDir, 'caller-home') });
   const crank = CrankClient.create(location.address, identity);
   const bare = new WorkerClient(`127.0.0.1:${raw.port}`, channelCredentials(identity.caPem, identity), {
     'grpc.ssl_target_name_override': 'raw-echo',

@@ -1,6 +1,11 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { compileControllerConfig, parseDurationMs, splitHostPort } from './controller-config.js';
+import {
+  compileControllerConfig,
+  isLoopbackHost,
+  parseDurationMs,
+  splitHostPort,
+} from './controller-config.js';
 
 describe('compileControllerConfig', () => {
   it('fills every default', () => {
@@ -17,6 +22,13 @@ describe('compileControllerConfig', () => {
       breakerFailureThreshold: 5,
       breakerCooldownMs: 5_000,
       maxRetries: 2,
+      maxInflightBytes: 268_435_456,
+      outlierConsecutiveTimeouts: 3,
+      outlierEjectionMs: 10_000,
+      shutdownGraceMs: 10_000,
+      httpAuth: 'none',
+      httpAllowedHosts: [],
+      httpAllowedOrigins: [],
     });
   });
 
@@ -97,6 +109,89 @@ describe('compileControllerConfig', () => {
     expect(() => compileControllerConfig({}, { CRANK_MISSED_HEARTBEATS: '0' })).toThrow(
       'missedHeartbeats: must be at least 1',
     );
+  });
+});
+
+describe('compileControllerConfig: HTTP access', () => {
+  it('reads the auth mode and the allow-lists, normalising their entries', () => {
+    const config = compileControllerConfig(
+      {},
+      {
+        CRANK_HTTP_ADDR: '0.0.0.0:8000',
+        CRANK_HTTP_AUTH: 'Keys',
+        CRANK_HTTP_ALLOWED_HOSTS: ' Crank.Internal , 10.0.0.5:8000,[fd00::1]:8000,crank.internal,',
+        CRANK_HTTP_ALLOWED_ORIGINS: 'https://Ops.Example.com/, http://localhost:3000,https://a.example:443',
+      },
+    );
+    expect(config).toMatchObject({
+      httpAuth: 'keys',
+      httpAllowedHosts: ['crank.internal', '10.0.0.5:8000', '[fd00::1]:8000'],
+      httpAllowedOrigins: ['https://ops.example.com', 'http://localhost:3000', 'https://a.example'],
+    });
+    expect(
+      compileControllerConfig({}, { CRANK_HTTP_ALLOWED_HOSTS: '*', CRANK_HTTP_ALLOWED_ORIGINS: '*' }),
+    ).toMatchObject({ httpAllowedHosts: ['*'], httpAllowedOrigins: ['*'] });
+  });
+
+  it.each(['0.0.0.0:8000', '[::]:8000', '10.0.0.5:8000', 'crank.example.org:8000'])(
+    'refuses to serve %s without HTTP auth, saying what to set',
+    (httpAddr) => {
+      expect(() => compileControllerConfig({}, { CRANK_HTTP_ADDR: httpAddr })).toThrow(
+        `httpAuth: the HTTP API has no authentication and httpAddr "${httpAddr}" (CRANK_HTTP_ADDR) is not a loopback address; ` +
+          'set CRANK_HTTP_AUTH=keys (bearer API keys, made with `crank keys create`) or CRANK_HTTP_AUTH=mtls',
+      );
+    },
+  );
+
+  it('serves a non-loopback address with keys or mtls, and loopback without auth', () => {
+    expect(compileControllerConfig({ httpAddr: '0.0.0.0:8000', httpAuth: 'mtls' }).httpAuth).toBe('mtls');
+    expect(
+      compileControllerConfig({}, { CRANK_HTTP_ADDR: '[::]:8000', CRANK_HTTP_AUTH: 'keys' }).httpAuth,
+    ).toBe('keys');
+    for (const httpAddr of ['127.0.0.2:8000', '[::1]:8000', 'localhost:8000', '[::ffff:127.0.0.1]:0']) {
+      expect(compileControllerConfig({ httpAddr }).httpAuth).toBe('none');
+    }
+  });
+
+  it('names the variable or field holding a bad auth mode or allow-list entry', () => {
+    expect(() => compileControllerConfig({}, { CRANK_HTTP_AUTH: 'token' })).toThrow(
+      'CRANK_HTTP_AUTH: must be one of none, keys, mtls (got "token")',
+    );
+    expect(() => compileControllerConfig({ httpAuth: 'basic' as 'none' })).toThrow(
+      'httpAuth: must be one of none, keys, mtls (got "basic")',
+    );
+    expect(() =>
+      compileControllerConfig({}, { CRANK_HTTP_ALLOWED_HOSTS: 'ok.example, http://bad.example' }),
+    ).toThrow(
+      'CRANK_HTTP_ALLOWED_HOSTS: "http://bad.example" is not a host (name, name:port, [IPv6]:port, or *)',
+    );
+    expect(() => compileControllerConfig({ httpAllowedHosts: ['fd00::1'] })).toThrow(
+      /^httpAllowedHosts: "fd00::1" is not a host/,
+    );
+    for (const origin of ['ops.example.com', 'https://ops.example.com/app', 'file:///tmp', 'null']) {
+      expect(() => compileControllerConfig({}, { CRANK_HTTP_ALLOWED_ORIGINS: origin })).toThrow(
+        `CRANK_HTTP_ALLOWED_ORIGINS: "${origin}" is not an origin (scheme://host[:port], e.g. https://ops.example.com, or *)`,
+      );
+    }
+  });
+});
+
+describe('isLoopbackHost', () => {
+  it.each([
+    ['localhost', true],
+    ['LOCALHOST', true],
+    ['127.0.0.1', true],
+    ['127.1.2.3', true],
+    ['::1', true],
+    ['::ffff:127.0.0.1', true],
+    ['0.0.0.0', false],
+    ['::', false],
+    ['10.0.0.5', false],
+    ['128.0.0.1', false],
+    ['localhost.example.org', false],
+    ['127.example.org', false],
+  ])('%s: %s', (host, loopback) => {
+    expect(isLoopbackHost(host)).toBe(loopback);
   });
 });
 

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
 /** Controller settings. Every field has a default that works on one machine. */
@@ -26,7 +27,47 @@ export interface ControllerConfig {
   breakerCooldownMs: number;
   /** Retries on another worker for calls the first worker never accepted. @default 2 */
   maxRetries: number;
+  /**
+   * Payload bytes the controller holds for calls in flight before it refuses more with
+   * RESOURCE_EXHAUSTED (`CRANK_MAX_INFLIGHT_BYTES`). @default 268435456 (256 MiB)
+   */
+  maxInflightBytes: number;
+  /** Calls in a row that run out of time on one worker before it is ejected (`CRANK_OUTLIER_TIMEOUTS`). @default 3 */
+  outlierConsecutiveTimeouts: number;
+  /** First ejection of a hung worker; doubles per ejection, up to 10x (`CRANK_OUTLIER_EJECTION_MS`). @default 10000 */
+  outlierEjectionMs: number;
+  /**
+   * Longest `close()` lets calls in flight run on shutdown before their connections are closed
+   * (`CRANK_SHUTDOWN_GRACE_MS`). @default 10000
+   */
+  shutdownGraceMs: number;
+  /**
+   * Who may call the HTTP API (`CRANK_HTTP_AUTH`): `none` (anyone who can reach it, so only on a
+   * loopback address), `keys` (a bearer API key from `<dataDir>/api-keys.json`, made with
+   * `crank keys create`) or `mtls` (HTTPS, and a client certificate from the Crank CA).
+   * @default 'none'
+   */
+  httpAuth: HttpAuthMode;
+  /**
+   * `Host` header values the HTTP API accepts besides loopback names and the bound address
+   * (`CRANK_HTTP_ALLOWED_HOSTS`, comma-separated): `name` (any port), `name:port`, `[v6]`, or `*`
+   * (any host, which gives up the DNS rebinding defence). Lower-cased.
+   * @default []
+   */
+  httpAllowedHosts: string[];
+  /**
+   * `Origin` header values (web pages) the HTTP API accepts besides pages on loopback names, the
+   * bound address and the API's own origin (`CRANK_HTTP_ALLOWED_ORIGINS`, comma-separated):
+   * `scheme://host[:port]` or `*`. Stored as browsers serialise them.
+   * @default []
+   */
+  httpAllowedOrigins: string[];
 }
+
+/** How HTTP callers prove who they are; see {@link ControllerConfig.httpAuth}. */
+export type HttpAuthMode = 'none' | 'keys' | 'mtls';
+
+const HTTP_AUTH_MODES: readonly HttpAuthMode[] = ['none', 'keys', 'mtls'];
 
 export type ControllerConfigInit = Partial<ControllerConfig>;
 
@@ -68,12 +109,107 @@ export function compileControllerConfig(
     breakerFailureThreshold: init.breakerFailureThreshold ?? 5,
     breakerCooldownMs: init.breakerCooldownMs ?? 5_000,
     maxRetries: init.maxRetries ?? 2,
+    maxInflightBytes: init.maxInflightBytes ?? int('CRANK_MAX_INFLIGHT_BYTES', 256 * 1024 * 1024),
+    outlierConsecutiveTimeouts: init.outlierConsecutiveTimeouts ?? int('CRANK_OUTLIER_TIMEOUTS', 3),
+    outlierEjectionMs: init.outlierEjectionMs ?? duration('CRANK_OUTLIER_EJECTION_MS', 10_000),
+    shutdownGraceMs: init.shutdownGraceMs ?? duration('CRANK_SHUTDOWN_GRACE_MS', 10_000),
+    httpAuth: httpAuthMode(init.httpAuth, env['CRANK_HTTP_AUTH']),
+    httpAllowedHosts: allowList(
+      init.httpAllowedHosts,
+      env,
+      'httpAllowedHosts',
+      'CRANK_HTTP_ALLOWED_HOSTS',
+      hostEntry,
+      'is not a host (name, name:port, [IPv6]:port, or *)',
+    ),
+    httpAllowedOrigins: allowList(
+      init.httpAllowedOrigins,
+      env,
+      'httpAllowedOrigins',
+      'CRANK_HTTP_ALLOWED_ORIGINS',
+      originEntry,
+      'is not an origin (scheme://host[:port], e.g. https://ops.example.com, or *)',
+    ),
   };
   for (const field of ['grpcAddr', 'httpAddr'] as const) splitHostPort(config[field], field);
+  const httpHost = splitHostPort(config.httpAddr, 'httpAddr').host;
+  if (config.httpAuth === 'none' && !isLoopbackHost(httpHost)) {
+    throw new Error(
+      `httpAuth: the HTTP API has no authentication and httpAddr "${config.httpAddr}" (CRANK_HTTP_ADDR) is not a ` +
+        'loopback address; set CRANK_HTTP_AUTH=keys (bearer API keys, made with `crank keys create`) or ' +
+        'CRANK_HTTP_AUTH=mtls (HTTPS with client certificates from the Crank CA), or bind CRANK_HTTP_ADDR to 127.0.0.1',
+    );
+  }
   if (config.heartbeatIntervalMs < 10) throw new Error('heartbeatIntervalMs: must be at least 10 ms');
   if (config.certTtlMs < 2_000) throw new Error('certTtlMs: must be at least 2 s');
   if (config.missedHeartbeats < 1) throw new Error('missedHeartbeats: must be at least 1');
+  if (config.maxInflightBytes < 1024) throw new Error('maxInflightBytes: must be at least 1024');
+  if (config.outlierConsecutiveTimeouts < 1)
+    throw new Error('outlierConsecutiveTimeouts: must be at least 1');
   return config;
+}
+
+/**
+ * Whether `host` (as {@link splitHostPort} returns it) can only be reached from this machine:
+ * `localhost`, 127.0.0.0/8, `::1` or an IPv4-mapped loopback address. A wildcard (`0.0.0.0`, `::`)
+ * or any other name is not.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const name = host.toLowerCase();
+  if (name === 'localhost' || name === '::1' || name === '0:0:0:0:0:0:0:1') return true;
+  const v4 = name.startsWith('::ffff:') ? name.slice('::ffff:'.length) : name;
+  return isIP(v4) === 4 && v4.startsWith('127.');
+}
+
+function httpAuthMode(init: HttpAuthMode | undefined, raw: string | undefined): HttpAuthMode {
+  const value = init ?? (raw === undefined || raw === '' ? 'none' : raw.trim().toLowerCase());
+  if (!(HTTP_AUTH_MODES as readonly string[]).includes(value)) {
+    const field = init === undefined ? 'CRANK_HTTP_AUTH' : 'httpAuth';
+    throw new Error(`${field}: must be one of ${HTTP_AUTH_MODES.join(', ')} (got "${value}")`);
+  }
+  return value as HttpAuthMode;
+}
+
+/**
+ * Reads a comma-separated allow-list from `init` or the variable `name`, and checks and
+ * normalises each entry with `entry`, which returns undefined for a bad one (`rule` says why).
+ */
+function allowList(
+  init: string[] | undefined,
+  env: NodeJS.ProcessEnv,
+  field: string,
+  name: string,
+  entry: (text: string) => string | undefined,
+  rule: string,
+): string[] {
+  const raw = init ?? (env[name] ?? '').split(',');
+  const label = init === undefined ? name : field;
+  const out: string[] = [];
+  for (const text of raw.map((t) => t.trim()).filter((t) => t !== '')) {
+    const normalised = entry(text);
+    if (normalised === undefined) throw new Error(`${label}: "${text}" ${rule}`);
+    if (!out.includes(normalised)) out.push(normalised);
+  }
+  return out;
+}
+
+const HOST_ENTRY = /^(\[[0-9a-f:.]+(?:%[\w.-]+)?\]|[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?)(:\d{1,5})?$/;
+
+function hostEntry(text: string): string | undefined {
+  const lower = text.toLowerCase();
+  return lower === '*' || HOST_ENTRY.test(lower) ? lower : undefined;
+}
+
+function originEntry(text: string): string | undefined {
+  if (text === '*') return text;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return undefined;
+  }
+  const bare = url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
+  return (url.protocol === 'http:' || url.protocol === 'https:') && bare ? url.origin : undefined;
 }
 
 /** Splits `host:port` (IPv6 in brackets); port 0 asks the OS for a free port. */

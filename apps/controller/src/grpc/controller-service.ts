@@ -11,19 +11,21 @@ import { CrankError } from '@crank/capabilities';
 import {
   CapabilitySummary,
   IdentityKind,
-  StreamingMode,
   WorkerSummary,
+  streamingModeToWire,
   type ControllerServer,
   type PeerDirectory,
+  type RegisterRequest,
   type StreamFrame,
 } from '@crank/proto';
 import type { Logger } from 'pino';
 import type { InvocationService } from '../invoke/invocation-service.js';
 import type { StreamRelay } from '../invoke/stream-relay.js';
 import type { CertificateAuthority } from '../pki/certificate-authority.js';
-import type { WorkerRegistry } from '../registry/worker-registry.js';
-import { workerInFlight, workerState, type WorkerRecord } from '../registry/worker-record.js';
+import { WorkerIdTakenError, type WorkerRegistry } from '../registry/worker-registry.js';
+import { offerInFlight, workerInFlight, workerState, type WorkerRecord } from '../registry/worker-record.js';
 import type { Router } from '../routing/router.js';
+import { EnrollmentGuard, peerHost } from './enrollment-guard.js';
 import { asCrankError, deadlineOf, toGrpcStatus } from './grpc-errors.js';
 import { requirePeer, requireWorkerSelf } from './peer-identity.js';
 
@@ -37,14 +39,13 @@ export interface ControllerServiceDeps {
   certTtlMs: number;
   heartbeatIntervalMs: number;
   logger: Logger;
+  /**
+   * Asks a live worker's health service whether it still serves (short deadline). Used when its
+   * id is claimed with another key: a holder that does not answer is evicted, so a worker
+   * restarted after a crash gets its id back at once instead of after the eviction delay.
+   */
+  probe(worker: WorkerRecord): Promise<boolean>;
 }
-
-const STREAMING: Record<string, StreamingMode> = {
-  none: StreamingMode.STREAMING_MODE_NONE,
-  input: StreamingMode.STREAMING_MODE_INPUT,
-  output: StreamingMode.STREAMING_MODE_OUTPUT,
-  bidi: StreamingMode.STREAMING_MODE_BIDI,
-};
 
 /** Answers a unary call from an async function, turning thrown errors into contract statuses. */
 function unary<Req, Res>(
@@ -76,9 +77,10 @@ export function summarizeCapabilities(registry: WorkerRegistry): CapabilitySumma
           id: c.id,
           version: c.version,
           description: c.definition.description ?? '',
-          streaming: STREAMING[c.definition.streaming],
+          streaming: streamingModeToWire(c.definition.streaming),
           inputSchemaJson: JSON.stringify(c.definition.inputSchema),
           outputSchemaJson: JSON.stringify(c.definition.outputSchema),
+          inputMediaTypes: [...c.definition.inputMediaTypes],
         });
       if (offer.ready && !worker.draining) summary.liveWorkers += 1;
       summaries.set(c.key, summary);
@@ -100,16 +102,17 @@ export function summarizeWorkers(registry: WorkerRegistry, router: Router): Work
         id: o.capability.id,
         version: o.capability.version,
         ready: o.ready,
-        inFlight: o.inFlight,
+        inFlight: state === 'gone' ? 0 : offerInFlight(w, o),
         reason: o.reason,
       })),
       inFlight: state === 'gone' ? 0 : workerInFlight(w),
-      completed: w.reportedCompleted,
+      // Counted by the controller as calls end, so it is live, not as of the last heartbeat.
+      completed: w.ledger.completed,
       lastHeartbeatUnixMs: w.lastHeartbeatAt,
       gpu: w.gpu,
     });
   return [
-    ...registry.list().map((w) => summary(w, workerState(w, router.breakerOpen(w.id)))),
+    ...registry.list().map((w) => summary(w, workerState(w, router.outOfRotation(w.id)))),
     ...registry.departedWorkers().map(({ worker }) => summary(worker, 'gone')),
   ];
 }
@@ -117,23 +120,59 @@ export function summarizeWorkers(registry: WorkerRegistry, router: Router): Work
 /** The `crank.v1.Controller` gRPC service. */
 export function createControllerService(deps: ControllerServiceDeps): ControllerServer {
   const { logger, peers } = deps;
+  const enrollments = new EnrollmentGuard({ logger });
+
+  /** Registers, evicting first a holder of the id that no longer answers its health checks. */
+  const register = async (request: RegisterRequest, keyFingerprint: string): Promise<void> => {
+    try {
+      deps.registry.register(request, keyFingerprint);
+    } catch (error) {
+      if (!(error instanceof WorkerIdTakenError)) throw error;
+      if (await deps.probe(error.holder).catch(() => false)) throw error;
+      deps.registry.evict(
+        error.holder,
+        'its id was claimed by a new key and it did not answer a health check',
+      );
+      deps.registry.register(request, keyFingerprint);
+    }
+  };
   const notYet = (_call: unknown, callback: sendUnaryData<never>): void =>
     callback({ code: status.UNIMPLEMENTED, details: 'jobs are not served by this controller version' }, null);
 
   const service: ControllerServer = {
     enroll: unary(logger, async (call) => {
       const request = call.request;
-      const kind = request.kind === IdentityKind.IDENTITY_KIND_CALLER ? 'caller' : 'worker';
+      const host = peerHost(call.getPeer());
+      const delayMs = enrollments.delayMs(host);
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      const refuse = (error: CrankError): never => {
+        enrollments.failed(host, '', error.message);
+        throw error;
+      };
+      const kind =
+        request.kind === IdentityKind.IDENTITY_KIND_CALLER
+          ? 'caller'
+          : request.kind === IdentityKind.IDENTITY_KIND_WORKER
+            ? 'worker'
+            : refuse(new CrankError('INVALID_INPUT', `kind: must be WORKER or CALLER (got ${request.kind})`));
+      if (request.csrPem.length > 16_384)
+        refuse(new CrankError('INVALID_INPUT', 'csr_pem: larger than 16 KiB'));
       const peer = peers.lookup(call);
       // Renewal: a holder of a valid certificate may get a new one for the same identity without
       // the bootstrap token.
       const renewing = peer !== undefined && peer.kind === kind;
       if (!renewing && !deps.ca.checkToken(request.bootstrapToken)) {
-        throw new CrankError('UNAUTHENTICATED', "bootstrap_token: does not match the controller's token");
+        refuse(new CrankError('UNAUTHENTICATED', "bootstrap_token: does not match the controller's token"));
       }
-      const signed = await deps.ca.signCsr(request.csrPem, kind, deps.certTtlMs);
+      const signed = await deps.ca
+        .signCsr(request.csrPem, kind, deps.certTtlMs)
+        .catch((error: unknown) => refuse(asCrankError(error)));
       if (renewing && signed.identity !== peer.id) {
-        throw new CrankError('PERMISSION_DENIED', `csr_pem: "${peer.id}" may only renew its own identity`);
+        refuse(new CrankError('PERMISSION_DENIED', `csr_pem: "${peer.id}" may only renew its own identity`));
+      }
+      enrollments.succeeded(host);
+      if (renewing && kind === 'worker') {
+        deps.registry.rebindKey(signed.identity, peer.keyFingerprint, signed.keyFingerprint);
       }
       logger.info(
         { event: 'enrolled', identity: signed.identity, kind, renewal: renewing },
@@ -148,20 +187,24 @@ export function createControllerService(deps: ControllerServiceDeps): Controller
     }),
 
     register: unary(logger, async (call) => {
-      requireWorkerSelf(peers, call, call.request.workerId);
-      deps.registry.register(call.request);
+      const peer = requireWorkerSelf(peers, call, call.request.workerId);
+      await register(call.request, peer.keyFingerprint);
       return { heartbeatIntervalMs: deps.heartbeatIntervalMs };
     }),
 
     heartbeat: unary(logger, async (call) => {
-      requireWorkerSelf(peers, call, call.request.workerId);
-      deps.registry.heartbeat(call.request);
+      const peer = requireWorkerSelf(peers, call, call.request.workerId);
+      deps.registry.heartbeat(call.request, peer.keyFingerprint);
       return { heartbeatIntervalMs: deps.heartbeatIntervalMs };
     }),
 
     deregister: unary(logger, async (call) => {
-      requireWorkerSelf(peers, call, call.request.workerId);
-      deps.registry.deregister(call.request.workerId, call.request.reason || 'requested');
+      const peer = requireWorkerSelf(peers, call, call.request.workerId);
+      deps.registry.deregister(
+        call.request.workerId,
+        (call.request.reason || 'requested').slice(0, 200),
+        peer.keyFingerprint,
+      );
       return {};
     }),
 

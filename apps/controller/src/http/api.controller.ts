@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { CrankError } from '@crank/capabilities';
-import { Payload } from '@crank/proto';
+import { HTTP_HEADERS, Payload, WIRE_LIMITS, streamingModeFromWire } from '@crank/proto';
 import type { FastifyReply } from 'fastify';
 import { CONTROLLER_CORE, type ControllerCore } from '../controller-core.js';
 import { summarizeCapabilities, summarizeWorkers } from '../grpc/controller-service.js';
 import { JSON_CONTENT_TYPE, isJson } from '../invoke/payloads.js';
+import { deadlineFromHeader, singleQuery } from './invoke-edge.js';
 
 /** The HTTP face of the registry and of routing. */
 @ApiTags('v1')
@@ -23,7 +23,8 @@ export class ApiController {
         version: c.version,
         description: c.description,
         liveWorkers: c.liveWorkers,
-        streaming: ['unspecified', 'none', 'input', 'output', 'bidi'][c.streaming] ?? 'none',
+        streaming: streamingModeFromWire(c.streaming),
+        inputMediaTypes: c.inputMediaTypes,
         inputSchema: JSON.parse(c.inputSchemaJson) as unknown,
         outputSchema: JSON.parse(c.outputSchemaJson) as unknown,
       })),
@@ -54,43 +55,45 @@ export class ApiController {
   })
   @ApiParam({ name: 'capability', example: 'debug.echo' })
   @ApiQuery({ name: 'version', required: false, description: 'semver range, e.g. ^1.0.0' })
-  @ApiHeader({ name: 'x-crank-timeout-ms', required: false, description: 'deadline for the call' })
+  @ApiHeader({
+    name: HTTP_HEADERS.timeoutMs,
+    required: false,
+    description: `deadline of the call in ms, 1 to ${WIRE_LIMITS.maxDeadlineMs}`,
+  })
   @ApiBody({ schema: { type: 'object', example: { message: 'hi' } } })
   async invoke(
     @Param('capability') capability: string,
-    @Query('version') version: string | undefined,
+    @Query() query: unknown,
     @Headers('content-type') contentType: string | undefined,
-    @Headers('x-crank-timeout-ms') timeoutMs: string | undefined,
-    @Headers('x-request-id') requestId: string | undefined,
+    @Headers(HTTP_HEADERS.timeoutMs) timeoutMs: string | undefined,
+    @Headers(HTTP_HEADERS.requestId) requestId: string | undefined,
     @Body() body: unknown,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<unknown> {
-    const timeout = timeoutMs === undefined ? undefined : Number(timeoutMs);
-    if (timeout !== undefined && (!Number.isFinite(timeout) || timeout <= 0)) {
-      throw new CrankError(
-        'INVALID_INPUT',
-        `x-crank-timeout-ms: must be a positive number (got "${timeoutMs}")`,
-      );
-    }
-    const type = contentType?.split(';')[0]?.trim() || JSON_CONTENT_TYPE;
-    const data = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body ?? null));
+  ): Promise<Buffer> {
+    const deadlineMs = deadlineFromHeader(timeoutMs);
+    const range = singleQuery(query, 'version') ?? '';
     const abort = new AbortController();
     reply.raw.on('close', () => {
       if (!reply.raw.writableFinished) abort.abort();
     });
     const result = await this.core.invocations.invoke({
       capability,
-      range: version ?? '',
-      input: Payload.fromPartial({ contentType: type, data }),
+      range,
+      input: Payload.fromPartial({
+        contentType: contentType?.trim() || JSON_CONTENT_TYPE,
+        data: Buffer.isBuffer(body) ? body : Buffer.alloc(0),
+      }),
       requestId: requestId ?? randomUUID(),
       caller: 'http',
-      deadlineMs: timeout === undefined ? undefined : Date.now() + timeout,
+      deadlineMs,
       signal: abort.signal,
     });
-    void reply.header('x-crank-worker', result.workerId).header('x-crank-version', result.version);
-    const output = Buffer.from(result.output.data);
-    if (isJson(result.output.contentType)) return JSON.parse(output.toString('utf8')) as unknown;
-    void reply.header('content-type', result.output.contentType);
-    return output;
+    const output = result.output;
+    // The worker's bytes go out as they came (the output check has parsed them already).
+    void reply
+      .header(HTTP_HEADERS.worker, result.workerId)
+      .header(HTTP_HEADERS.version, result.version)
+      .header('content-type', isJson(output.contentType) ? JSON_CONTENT_TYPE : output.contentType);
+    return Buffer.from(output.data.buffer, output.data.byteOffset, output.data.byteLength);
   }
 }

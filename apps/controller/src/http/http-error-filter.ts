@@ -2,6 +2,7 @@ import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '
 import { CrankError, type ErrorCode } from '@crank/capabilities';
 import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
+import { sendError } from './invoke-edge.js';
 
 const HTTP_CODES: Record<number, ErrorCode> = {
   400: 'INVALID_INPUT',
@@ -24,26 +25,35 @@ export class HttpErrorFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
+    if (exception instanceof CrankError) {
+      void sendError(reply, exception);
+      return;
+    }
     let status: number;
     let body: { code: string; message: string; details?: unknown };
-    if (exception instanceof CrankError) {
-      status = exception.httpStatus;
-      body = exception.toJSON();
-    } else if (exception instanceof HttpException) {
+    if (exception instanceof HttpException) {
       status = exception.getStatus();
       const response = exception.getResponse();
       const message =
         typeof response === 'string'
           ? response
           : String((response as { message?: unknown }).message ?? exception.message);
-      body = { code: HTTP_CODES[status] ?? (status >= 500 ? 'INTERNAL' : 'INVALID_INPUT'), message };
+      body = {
+        code: HTTP_CODES[status] ?? (status >= 500 ? 'INTERNAL' : 'INVALID_INPUT'),
+        message: message.slice(0, 300),
+        details: {},
+      };
     } else if (isFastifyError(exception)) {
       status = exception.statusCode;
-      body = { code: HTTP_CODES[status] ?? 'INVALID_INPUT', message: exception.message };
+      body = {
+        code: HTTP_CODES[status] ?? 'INVALID_INPUT',
+        message: exception.message.slice(0, 300),
+        details: {},
+      };
     } else {
       this.logger.error({ event: 'http_failed', err: exception }, 'unhandled error in HTTP handler');
       status = 500;
-      body = { code: 'INTERNAL', message: 'internal error' };
+      body = { code: 'INTERNAL', message: 'internal error', details: {} };
     }
     void reply.status(status).header('content-type', 'application/json').send({ error: body });
   }

@@ -1,11 +1,12 @@
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import { ContractViolationError, CrankError, type Capability } from '@crank/capabilities';
-import { ExecuteRequest, type Payload } from '@crank/proto';
+import { ACCEPTED_HEADER, ExecuteRequest, WIRE_LIMITS, echo, type Payload } from '@crank/proto';
 import type { Logger } from 'pino';
-import { fromServiceError } from '../grpc/grpc-errors.js';
+import { readWorkerFailure, type WorkerFailure } from '../grpc/grpc-errors.js';
 import type { ControllerMetrics } from '../metrics/controller-metrics.js';
 import type { Lease, Router } from '../routing/router.js';
 import type { WorkerConnections } from '../routing/worker-connections.js';
+import type { ByteBudget } from './byte-budget.js';
 import { checkInput, isJson, parseJson } from './payloads.js';
 
 /** A call as it reaches the controller, from gRPC or HTTP. */
@@ -15,7 +16,7 @@ export interface InvokeCall {
   range: string;
   input: Payload;
   requestId: string;
-  /** Identity of the caller (certificate CN), passed to the worker. */
+  /** Identity of the caller (certificate CN, or the HTTP key's name), passed to the worker. */
   caller: string;
   /** Absolute deadline in epoch ms. */
   deadlineMs?: number;
@@ -28,15 +29,41 @@ export interface InvokeResult {
   version: string;
 }
 
-/** Header a worker sends first on every call it accepts; its arrival means "do not resend". */
-export const ACCEPTED_HEADER = 'crank-accepted';
-
 export interface InvocationServiceOptions {
   router: Router;
   connections: WorkerConnections;
   metrics: ControllerMetrics;
+  budget: ByteBudget;
   maxRetries: number;
   logger: Logger;
+}
+
+/**
+ * Checks what every call must satisfy at the edge, before any work: a capability name and range
+ * of sane length (they are echoed in errors), and a request id of sane length.
+ *
+ * @throws CrankError INVALID_INPUT naming the field
+ */
+export function checkCallNames(call: { capability: string; range: string; requestId: string }): void {
+  if (!call.capability) throw new CrankError('INVALID_INPUT', 'capability: is required');
+  if (call.capability.length > WIRE_LIMITS.maxCapabilityIdLength) {
+    throw new CrankError(
+      'INVALID_INPUT',
+      `capability: must be at most ${WIRE_LIMITS.maxCapabilityIdLength} characters (got ${call.capability.length})`,
+    );
+  }
+  if (call.range.length > WIRE_LIMITS.maxRangeLength) {
+    throw new CrankError(
+      'INVALID_INPUT',
+      `version: must be at most ${WIRE_LIMITS.maxRangeLength} characters (got ${call.range.length})`,
+    );
+  }
+  if (call.requestId.length > WIRE_LIMITS.maxRequestIdLength) {
+    throw new CrankError(
+      'INVALID_INPUT',
+      `request id: must be at most ${WIRE_LIMITS.maxRequestIdLength} characters (got ${call.requestId.length})`,
+    );
+  }
 }
 
 /**
@@ -51,23 +78,32 @@ export class InvocationService {
   async invoke(call: InvokeCall): Promise<InvokeResult> {
     const started = process.hrtime.bigint();
     let outcome = 'ok';
+    let giveBack: (() => void) | undefined;
     try {
+      checkCallNames(call);
+      giveBack = this.options.budget.take(call.input.data.byteLength);
       return await this.route(call);
     } catch (error) {
       outcome = error instanceof CrankError ? error.code : 'INTERNAL';
       throw error;
     } finally {
+      giveBack?.();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const capability = call.capability || 'unknown';
-      this.options.metrics.requests.inc({ capability, outcome });
-      this.options.metrics.duration.observe({ capability }, seconds);
+      this.options.metrics.recordRequest(call.capability, outcome, seconds);
     }
   }
 
   private async route(call: InvokeCall): Promise<InvokeResult> {
-    if (!call.capability) throw new CrankError('INVALID_INPUT', 'capability: is required');
     const { router } = this.options;
     const resolved = router.resolve(call.capability, call.range);
+    if (resolved.definition.streaming !== 'none') {
+      throw new CrankError(
+        'FAILED_PRECONDITION',
+        `capability "${resolved.id}" streams (${resolved.definition.streaming}); call InvokeStream ` +
+          `or POST /v1/stream/${resolved.id}`,
+        { details: { capability: resolved.id, streaming: resolved.definition.streaming } },
+      );
+    }
     checkInput(resolved, call.input);
 
     const tried = new Set<string>();
@@ -77,33 +113,37 @@ export class InvocationService {
         signal: call.signal,
         exclude: tried,
       });
-      if (lease.capability.version !== resolved.version) {
+      if (lease.capability !== resolved) {
         try {
           checkInput(lease.capability, call.input);
         } catch (error) {
-          lease.release('success');
+          lease.release('abandoned');
           throw error;
         }
       }
       const started = performance.now();
-      const result = await this.execute(lease, call).catch((error: unknown) => ({ error }));
+      const result = await this.execute(lease, call).catch((failure: WorkerFailure) => ({ failure }));
       const latencyMs = performance.now() - started;
-      if (!('error' in result)) {
-        lease.release('success', latencyMs);
-        return this.checkOutput(lease, result.output);
+      if (!('failure' in result)) {
+        try {
+          const checked = this.checkOutput(lease, result.output);
+          lease.release('answered', latencyMs);
+          return checked;
+        } catch (error) {
+          lease.release('fault');
+          throw error;
+        }
       }
-      const { error, retryable, workerFault } = result.error as ExecuteFailure;
-      lease.release(workerFault ? 'failure' : 'success', workerFault ? undefined : latencyMs);
-      if (error.code === 'CONTRACT_VIOLATION') {
-        this.options.metrics.contractViolations.inc({ capability: call.capability, worker: lease.worker.id });
-      }
+      const { error, retryable, outcome } = result.failure;
+      lease.release(outcome, latencyMs);
+      if (error.code === 'CONTRACT_VIOLATION') this.contractViolation(lease, error);
       if (!retryable || attempt >= this.options.maxRetries) throw error;
       tried.add(lease.worker.id);
-      this.options.metrics.retries.inc({ capability: call.capability });
+      this.options.metrics.retries.inc({ capability: lease.capability.id });
       this.options.logger.warn(
         {
           event: 'call_retried',
-          capability: call.capability,
+          capability: lease.capability.id,
           workerId: lease.worker.id,
           requestId: call.requestId,
           reason: error.message,
@@ -117,7 +157,7 @@ export class InvocationService {
     const { connections } = this.options;
     const client = connections.acquire(lease.worker);
     const request = ExecuteRequest.fromPartial({
-      capability: call.capability,
+      capability: lease.capability.id,
       version: lease.capability.version,
       input: call.input,
       requestId: call.requestId,
@@ -136,15 +176,14 @@ export class InvocationService {
             resolve({ output: response.output ?? { contentType: '', data: Buffer.alloc(0) } });
             return;
           }
-          const mapped = fromServiceError(error);
-          const transport = !mapped.fromWorker && mapped.error.code === 'UNAVAILABLE';
-          const failure: ExecuteFailure = {
-            error: mapped.error,
-            workerFault: !mapped.fromWorker && !call.signal?.aborted,
-            retryable:
-              transport && !call.signal?.aborted && (!accepted || lease.capability.definition.idempotent),
-          };
-          reject(failure);
+          reject(
+            readWorkerFailure(error, {
+              capability: lease.capability,
+              workerId: lease.worker.id,
+              accepted,
+              callerAborted: call.signal?.aborted ?? false,
+            }),
+          );
         },
       );
       grpcCall.on('metadata', (metadata: Metadata) => {
@@ -161,30 +200,29 @@ export class InvocationService {
       try {
         capability.assertOutput(parseJson(output.data, 'output'));
       } catch (error) {
-        this.options.metrics.contractViolations.inc({ capability: capability.id, worker: lease.worker.id });
         const violation =
           error instanceof ContractViolationError
             ? error
-            : new ContractViolationError(`worker "${lease.worker.id}" answered ${(error as Error).message}`);
-        this.options.logger.warn(
-          {
-            event: 'contract_violation',
-            capability: capability.key,
-            workerId: lease.worker.id,
-            reason: violation.message,
-          },
-          'worker output broke the capability contract',
-        );
+            : new ContractViolationError(
+                `worker "${lease.worker.id}" answered ${echo((error as Error).message, 300)}`,
+              );
+        this.contractViolation(lease, violation);
         throw violation;
       }
     }
     return { output, workerId: lease.worker.id, version: capability.version };
   }
-}
 
-interface ExecuteFailure {
-  error: CrankError;
-  /** The transport or worker failed (breaker learns), as opposed to a contract error it answered. */
-  workerFault: boolean;
-  retryable: boolean;
+  private contractViolation(lease: Lease, violation: CrankError): void {
+    this.options.metrics.contractViolations.inc({ capability: lease.capability.id, worker: lease.worker.id });
+    this.options.logger.warn(
+      {
+        event: 'contract_violation',
+        capability: lease.capability.key,
+        workerId: lease.worker.id,
+        reason: violation.message,
+      },
+      'worker broke the capability contract',
+    );
+  }
 }

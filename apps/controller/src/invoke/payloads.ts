@@ -1,17 +1,27 @@
-import { CrankError, type Capability } from '@crank/capabilities';
+import { CrankError, isJsonMediaType, type Capability } from '@crank/capabilities';
 import { Payload } from '@crank/proto';
 
 export const JSON_CONTENT_TYPE = 'application/json';
 
+/** Deepest nesting of arrays and objects taken in a JSON payload. */
+export const MAX_JSON_DEPTH = 256;
+
 /** Whether a payload holds JSON (the default when no content type is given). */
 export function isJson(contentType: string): boolean {
-  return contentType === '' || /^application\/(.+\+)?json\b/.test(contentType);
+  return isJsonMediaType(contentType);
 }
 
-/** Parses a JSON payload; INVALID_INPUT (naming `field`) when it is not JSON. */
+/**
+ * Parses a JSON payload; INVALID_INPUT (naming `field`) when it is not JSON or nests deeper than
+ * {@link MAX_JSON_DEPTH} (which would overflow the stack of whatever walks it next).
+ */
 export function parseJson(data: Uint8Array, field: string): unknown {
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (nestingExceeds(bytes, MAX_JSON_DEPTH)) {
+    throw new CrankError('INVALID_INPUT', `${field}: JSON nests deeper than ${MAX_JSON_DEPTH} levels`);
+  }
   try {
-    return JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')) as unknown;
+    return JSON.parse(bytes.toString('utf8')) as unknown;
   } catch (error) {
     throw new CrankError('INVALID_INPUT', `${field}: is not valid JSON (${(error as Error).message})`);
   }
@@ -21,8 +31,47 @@ export function jsonPayload(value: unknown): Payload {
   return Payload.fromPartial({ contentType: JSON_CONTENT_TYPE, data: Buffer.from(JSON.stringify(value)) });
 }
 
-/** Validates a JSON input payload against the capability; other content types pass through. */
+/**
+ * Checks an input payload against the capability before it leaves: its media type must be one the
+ * capability takes (UNSUPPORTED_FORMAT otherwise), and JSON must satisfy the input schema.
+ */
 export function checkInput(capability: Capability, payload: Payload | undefined): void {
-  if (!payload || !isJson(payload.contentType)) return;
+  const contentType = payload?.contentType ?? '';
+  if (!capability.acceptsMediaType(contentType)) throw unsupportedMediaType(capability, contentType);
+  if (!payload || !isJson(contentType)) return;
   capability.assertInput(parseJson(payload.data, 'input'));
+}
+
+/** UNSUPPORTED_FORMAT naming the media type sent and the ones the capability takes. */
+export function unsupportedMediaType(capability: Capability, contentType: string): CrankError {
+  const accepted = [JSON_CONTENT_TYPE, ...capability.definition.inputMediaTypes];
+  return new CrankError(
+    'UNSUPPORTED_FORMAT',
+    `content-type: ${capability.id} takes ${accepted.join(', ')} (got "${contentType.slice(0, 100)}")`,
+    { details: { capability: capability.id, accepted } },
+  );
+}
+
+/**
+ * Whether JSON text nests arrays and objects deeper than `max`, by one pass over the bytes
+ * (brackets inside strings do not count). Cheaper than any parse, and it never recurses.
+ */
+export function nestingExceeds(bytes: Uint8Array, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i] as number;
+    if (inString) {
+      if (b === 0x5c)
+        i++; // backslash: skip the escaped byte
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) {
+      inString = true;
+    } else if (b === 0x5b || b === 0x7b) {
+      if (++depth > max) return true;
+    } else if (b === 0x5d || b === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
 }

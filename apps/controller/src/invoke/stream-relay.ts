@@ -1,12 +1,13 @@
 import { Metadata, type ClientDuplexStream, type ServerDuplexStream, type ServiceError } from '@grpc/grpc-js';
-import { CrankError, type Capability } from '@crank/capabilities';
+import { ContractViolationError, CrankError, type Capability } from '@crank/capabilities';
 import { StreamFrame, type Payload } from '@crank/proto';
 import type { Logger } from 'pino';
-import { deadlineOf, fromServiceError, toGrpcStatus } from '../grpc/grpc-errors.js';
+import { deadlineOf, readWorkerFailure, toGrpcStatus } from '../grpc/grpc-errors.js';
 import type { ControllerMetrics } from '../metrics/controller-metrics.js';
-import type { Lease, Router } from '../routing/router.js';
+import type { Lease, LeaseOutcome, Router } from '../routing/router.js';
 import type { WorkerConnections } from '../routing/worker-connections.js';
-import { isJson, parseJson } from './payloads.js';
+import { checkCallNames } from './invocation-service.js';
+import { checkInput, isJson, parseJson, unsupportedMediaType } from './payloads.js';
 
 export interface StreamRelayOptions {
   router: Router;
@@ -15,188 +16,213 @@ export interface StreamRelayOptions {
   logger: Logger;
 }
 
+type CallerStream = ServerDuplexStream<StreamFrame, StreamFrame>;
+type WorkerStream = ClientDuplexStream<StreamFrame, StreamFrame>;
+
+/**
+ * Moves frames from one stream to another with back-pressure: when `to` is full, `from` pauses
+ * until `to` drains. {@link stop} removes the pending drain listener, so a relay that ends while
+ * paused leaves nothing behind.
+ */
+class Forwarder {
+  private onDrain: (() => void) | undefined;
+
+  constructor(
+    private readonly from: { pause(): void; resume(): void },
+    private readonly to: {
+      write(frame: StreamFrame): boolean;
+      once(e: 'drain', f: () => void): void;
+      removeListener(e: 'drain', f: () => void): void;
+    },
+  ) {}
+
+  write(frame: StreamFrame): void {
+    if (this.to.write(frame) || this.onDrain) return;
+    this.from.pause();
+    this.onDrain = () => {
+      this.onDrain = undefined;
+      this.from.resume();
+    };
+    this.to.once('drain', this.onDrain);
+  }
+
+  stop(): void {
+    if (this.onDrain) this.to.removeListener('drain', this.onDrain);
+    this.onDrain = undefined;
+  }
+}
+
 /**
  * InvokeStream: the caller's first frame (`open`) picks a worker; then frames flow both ways with
  * back-pressure (a side that cannot keep up pauses the other). JSON records are checked against the
- * capability's schemas in each direction; byte chunks pass through untouched.
+ * capability's schemas in each direction; byte chunks pass through untouched. Every frame moved
+ * counts as progress of the worker (a long stream is not a stuck worker). The stream ends once:
+ * on the worker's end, an error on either side, or the caller's cancel, and the slot is freed then.
  */
 export class StreamRelay {
   constructor(private readonly options: StreamRelayOptions) {}
 
-  handle(caller: ServerDuplexStream<StreamFrame, StreamFrame>, callerId: string): void {
+  handle(caller: CallerStream, callerId: string): void {
     const started = process.hrtime.bigint();
-    let capabilityId = 'unknown';
+    const { metrics, router } = this.options;
+    let capabilityId = '';
     let finished = false;
     let lease: Lease | undefined;
-    let worker: ClientDuplexStream<StreamFrame, StreamFrame> | undefined;
+    let worker: WorkerStream | undefined;
+    let toWorker: Forwarder | undefined;
+    let toCaller: Forwarder | undefined;
     const abort = new AbortController();
 
-    const finish = (error?: unknown): void => {
+    const finish = (outcome: LeaseOutcome, error?: unknown): void => {
       if (finished) return;
       finished = true;
-      const outcome = error === undefined ? 'ok' : error instanceof CrankError ? error.code : 'INTERNAL';
-      this.options.metrics.requests.inc({ capability: capabilityId, outcome });
-      this.options.metrics.duration.observe(
-        { capability: capabilityId },
-        Number(process.hrtime.bigint() - started) / 1e9,
-      );
-      const workerFault = error instanceof CrankError && error.code === 'CONTRACT_VIOLATION';
-      lease?.release(workerFault ? 'failure' : 'success');
+      abort.abort();
+      toWorker?.stop();
+      toCaller?.stop();
+      const code = error === undefined ? 'ok' : error instanceof CrankError ? error.code : 'INTERNAL';
+      metrics.recordRequest(capabilityId, code, Number(process.hrtime.bigint() - started) / 1e9);
+      lease?.release(outcome);
       if (error !== undefined) {
         worker?.cancel();
-        caller.emit('error', toGrpcStatus(error));
+        if (!caller.cancelled) caller.emit('error', toGrpcStatus(error));
       } else {
         caller.end();
       }
     };
 
-    caller.on('cancelled', () => {
-      abort.abort();
-      worker?.cancel();
-      finished = true;
-      lease?.release('success');
-    });
-    caller.on('error', () => abort.abort());
+    caller.on('cancelled', () =>
+      finish('abandoned', new CrankError('CANCELLED', 'the caller cancelled the stream')),
+    );
+    caller.on('error', () => finish('abandoned'));
+
+    const onWorkerFrame = (frame: StreamFrame): void => {
+      if (finished || !lease) return;
+      lease.progress();
+      try {
+        if (frame.frame?.$case === 'accepted') return;
+        if (frame.frame?.$case === 'chunk') checkOutputRecord(lease.capability, frame.frame.value);
+      } catch (error) {
+        if (error instanceof CrankError)
+          metrics.contractViolations.inc({ capability: lease.capability.id, worker: lease.worker.id });
+        finish('fault', error);
+        return;
+      }
+      toCaller?.write(frame);
+    };
+
+    const open = async (frame: StreamFrame['frame']): Promise<void> => {
+      if (frame?.$case !== 'open')
+        throw new CrankError('INVALID_INPUT', 'stream: the first frame must be "open"');
+      const { capability, version, contentType, requestId } = frame.value;
+      capabilityId = capability;
+      checkCallNames({ capability, range: version, requestId });
+      const resolved = router.resolve(capability, version);
+      if (resolved.definition.streaming === 'none') {
+        throw new CrankError(
+          'FAILED_PRECONDITION',
+          `capability "${capability}" is not a streaming capability; call Invoke instead`,
+        );
+      }
+      if (!resolved.acceptsMediaType(contentType)) throw unsupportedMediaType(resolved, contentType);
+      const deadlineMs = deadlineOf(caller);
+      const acquired = await router.acquire(capability, version, { deadlineMs, signal: abort.signal });
+      if (finished) {
+        acquired.release('abandoned');
+        return;
+      }
+      lease = acquired;
+      const { connections } = this.options;
+      const client = connections.acquire(acquired.worker);
+      const stream: WorkerStream = client.executeStream(
+        new Metadata(),
+        deadlineMs === undefined ? {} : { deadline: deadlineMs },
+      );
+      worker = stream;
+      toWorker = new Forwarder(caller, stream);
+      toCaller = new Forwarder(stream, caller);
+      let accepted = false;
+      stream.on('status', () => connections.done(acquired.worker.id, client));
+      stream.on('data', (f: StreamFrame) => {
+        if (f.frame?.$case === 'accepted') accepted = true;
+        onWorkerFrame(f);
+      });
+      stream.on('error', (error: ServiceError) => {
+        const failure = readWorkerFailure(error, {
+          capability: acquired.capability,
+          workerId: acquired.worker.id,
+          accepted,
+          callerAborted: false,
+        });
+        if (failure.error.code === 'CONTRACT_VIOLATION')
+          metrics.contractViolations.inc({ capability: acquired.capability.id, worker: acquired.worker.id });
+        finish(failure.outcome, failure.error);
+      });
+      stream.on('end', () => finish('answered'));
+      stream.write(
+        StreamFrame.fromPartial({
+          frame: {
+            $case: 'open',
+            value: {
+              capability,
+              version: acquired.capability.version,
+              contentType,
+              requestId,
+              caller: callerId,
+            },
+          },
+        }),
+      );
+      caller.write(
+        StreamFrame.fromPartial({
+          frame: {
+            $case: 'accepted',
+            value: { workerId: acquired.worker.id, version: acquired.capability.version },
+          },
+        }),
+      );
+      caller.resume();
+    };
 
     let opened = false;
     caller.on('data', (frame: StreamFrame) => {
       if (finished) return;
-      try {
-        if (!opened) {
-          if (frame.frame?.$case !== 'open')
-            throw new CrankError('INVALID_INPUT', 'stream: the first frame must be "open"');
-          opened = true;
-          caller.pause();
-          const open = frame.frame.value;
-          capabilityId = open.capability || 'unknown';
-          this.connect(
-            open.capability,
-            open.version,
-            caller,
-            callerId,
-            open.contentType,
-            open.requestId,
-            abort.signal,
-          )
-            .then((connected) => {
-              if (finished) {
-                connected.lease.release('success');
-                connected.worker.cancel();
-                return;
-              }
-              lease = connected.lease;
-              worker = connected.worker;
-              this.pipeWorker(connected.worker, connected.lease.capability, caller, finish);
-              caller.write(
-                StreamFrame.fromPartial({
-                  frame: {
-                    $case: 'accepted',
-                    value: {
-                      workerId: connected.lease.worker.id,
-                      version: connected.lease.capability.version,
-                    },
-                  },
-                }),
-              );
-              caller.resume();
-            })
-            .catch(finish);
-          return;
-        }
-        if (!worker || !lease)
-          throw new CrankError('INVALID_INPUT', 'stream: frame before the stream was accepted');
-        if (frame.frame?.$case === 'chunk') checkRecord(lease.capability, frame.frame.value, 'input');
-        if (!worker.write(frame)) {
-          caller.pause();
-          worker.once('drain', () => caller.resume());
-        }
-        if (frame.frame?.$case === 'end') worker.end();
-      } catch (error) {
-        finish(error);
+      if (!opened) {
+        opened = true;
+        caller.pause();
+        open(frame.frame).catch((error: unknown) => finish('abandoned', error));
+        return;
       }
+      if (!worker || !lease || !toWorker) {
+        finish('abandoned', new CrankError('INVALID_INPUT', 'stream: frame before the stream was accepted'));
+        return;
+      }
+      try {
+        if (frame.frame?.$case === 'chunk') checkInput(lease.capability, frame.frame.value);
+        else if (frame.frame?.$case === 'open') {
+          throw new CrankError('INVALID_INPUT', 'stream: "open" may only be the first frame');
+        }
+      } catch (error) {
+        finish('abandoned', error);
+        return;
+      }
+      lease.progress();
+      toWorker.write(frame);
+      if (frame.frame?.$case === 'end') worker.end();
     });
     caller.on('end', () => {
       if (!finished && worker && !worker.writableEnded) worker.end();
     });
   }
-
-  private async connect(
-    capabilityId: string,
-    range: string,
-    caller: ServerDuplexStream<StreamFrame, StreamFrame>,
-    callerId: string,
-    contentType: string,
-    requestId: string,
-    signal: AbortSignal,
-  ): Promise<{ lease: Lease; worker: ClientDuplexStream<StreamFrame, StreamFrame> }> {
-    if (!capabilityId) throw new CrankError('INVALID_INPUT', 'open.capability: is required');
-    const resolved = this.options.router.resolve(capabilityId, range);
-    if (resolved.definition.streaming === 'none') {
-      throw new CrankError(
-        'FAILED_PRECONDITION',
-        `capability "${capabilityId}" is not a streaming capability; call Invoke instead`,
-      );
-    }
-    const deadlineMs = deadlineOf(caller);
-    const lease = await this.options.router.acquire(capabilityId, range, { deadlineMs, signal });
-    const { connections } = this.options;
-    const client = connections.acquire(lease.worker);
-    const worker = client.executeStream(
-      new Metadata(),
-      deadlineMs === undefined ? {} : { deadline: deadlineMs },
-    );
-    worker.on('status', () => connections.done(lease.worker.id, client));
-    worker.write(
-      StreamFrame.fromPartial({
-        frame: {
-          $case: 'open',
-          value: {
-            capability: capabilityId,
-            version: lease.capability.version,
-            contentType,
-            requestId: requestId || callerId,
-          },
-        },
-      }),
-    );
-    return { lease, worker };
-  }
-
-  private pipeWorker(
-    worker: ClientDuplexStream<StreamFrame, StreamFrame>,
-    capability: Capability,
-    caller: ServerDuplexStream<StreamFrame, StreamFrame>,
-    finish: (error?: unknown) => void,
-  ): void {
-    worker.on('data', (frame: StreamFrame) => {
-      try {
-        if (frame.frame?.$case === 'accepted') return;
-        if (frame.frame?.$case === 'chunk') checkRecord(capability, frame.frame.value, 'output');
-        if (!caller.write(frame)) {
-          worker.pause();
-          caller.once('drain', () => worker.resume());
-        }
-      } catch (error) {
-        finish(error);
-      }
-    });
-    worker.on('error', (error: ServiceError) => finish(fromServiceError(error).error));
-    worker.on('end', () => finish());
-  }
 }
 
-/** Checks one JSON record of a stream against the capability; byte chunks pass untouched. */
-function checkRecord(capability: Capability, payload: Payload, direction: 'input' | 'output'): void {
+/** Checks one JSON output record against the capability; byte chunks pass untouched. */
+function checkOutputRecord(capability: Capability, payload: Payload): void {
   if (!isJson(payload.contentType)) return;
-  if (direction === 'input') {
-    capability.assertInput(parseJson(payload.data, 'input'));
-    return;
-  }
   let value: unknown;
   try {
     value = parseJson(payload.data, 'output');
   } catch (error) {
-    throw new CrankError('CONTRACT_VIOLATION', `output record is not JSON: ${(error as Error).message}`);
+    throw new ContractViolationError(`output record is not JSON: ${(error as Error).message}`);
   }
   capability.assertOutput(value);
 }

@@ -2,13 +2,19 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { WorkerRegistry } from '../registry/worker-registry.js';
 import { workerInFlight, workerState } from '../registry/worker-record.js';
 import type { Router } from '../routing/router.js';
+import type { ByteBudget } from '../invoke/byte-budget.js';
 
 /** Outcome label of `crank_requests_total`: `ok` or the contract error code. */
 export type RequestOutcome = string;
 
+/** The `capability` label of calls naming a capability no worker offers and no catalog lists. */
+export const UNKNOWN_CAPABILITY_LABEL = 'unknown';
+
 /**
  * The controller's Prometheus metrics, on a registry of its own (several controllers can run in one
- * process in tests). Gauges about workers are computed at scrape time from the registry.
+ * process in tests). Gauges about workers are computed at scrape time from the registry. Label
+ * values come only from registered workers and the catalog, never from what a caller typed: a
+ * caller naming 20,000 capabilities that do not exist adds one series, `unknown`.
  */
 export class ControllerMetrics {
   readonly registry = new Registry();
@@ -17,7 +23,11 @@ export class ControllerMetrics {
   readonly contractViolations: Counter<'capability' | 'worker'>;
   readonly retries: Counter<'capability'>;
 
-  constructor(workers: WorkerRegistry, router: Router) {
+  constructor(
+    private readonly workers: WorkerRegistry,
+    router: Router,
+    budget: ByteBudget,
+  ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'crank_controller_' });
     this.requests = new Counter({
@@ -53,7 +63,7 @@ export class ControllerMetrics {
       collect() {
         this.reset();
         for (const worker of workers.list()) {
-          const state = workerState(worker, router.breakerOpen(worker.id));
+          const state = workerState(worker, router.outOfRotation(worker.id));
           for (const id of new Set([...worker.offers.values()].map((o) => o.capability.id))) {
             this.inc({ capability: id, state });
           }
@@ -71,6 +81,14 @@ export class ControllerMetrics {
       },
     });
     new Gauge({
+      name: 'crank_inflight_payload_bytes',
+      help: 'Payload bytes held for calls in flight (capped by CRANK_MAX_INFLIGHT_BYTES).',
+      registers,
+      collect() {
+        this.set(budget.inUse);
+      },
+    });
+    new Gauge({
       name: 'crank_queue_depth',
       help: 'Calls waiting for a free worker slot, by capability.',
       labelNames: ['capability'],
@@ -80,5 +98,18 @@ export class ControllerMetrics {
         for (const [capability, depth] of router.queueDepths()) this.set({ capability }, depth);
       },
     });
+  }
+
+  /** The label for a capability a caller named: itself when offered or in the catalog, else `unknown`. */
+  capabilityLabel(id: string): string {
+    if (this.workers.offers(id)) return id;
+    return this.workers.catalog.find(id) !== undefined ? id : UNKNOWN_CAPABILITY_LABEL;
+  }
+
+  /** Counts one routed call and its duration. */
+  recordRequest(capability: string, outcome: string, seconds: number): void {
+    const label = this.capabilityLabel(capability);
+    this.requests.inc({ capability: label, outcome });
+    this.duration.observe({ capability: label }, seconds);
   }
 }

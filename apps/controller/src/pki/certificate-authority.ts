@@ -1,10 +1,11 @@
 import 'reflect-metadata';
-import { randomBytes, timingSafeEqual, webcrypto } from 'node:crypto';
+import { createPublicKey, randomBytes, timingSafeEqual, webcrypto } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { CrankError } from '@crank/capabilities';
+import { publicKeyFingerprint } from '@crank/proto';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -145,7 +146,7 @@ export class CertificateAuthority {
     csrPem: string,
     kind: Exclude<IdentityKind, 'controller'>,
     ttlMs: number,
-  ): Promise<{ certPem: string; identity: string; notAfter: Date }> {
+  ): Promise<{ certPem: string; identity: string; notAfter: Date; keyFingerprint: string }> {
     let csr: x509.Pkcs10CertificateRequest;
     try {
       csr = new x509.Pkcs10CertificateRequest(csrPem);
@@ -164,7 +165,12 @@ export class CertificateAuthority {
     }
     const publicKey = await csr.publicKey.export(ALGORITHM, ['verify']);
     const cert = await this.issue(identity, kind, publicKey, ttlMs, [{ type: 'dns', value: identity }]);
-    return { certPem: cert.toString('pem'), identity, notAfter: cert.notAfter };
+    return {
+      certPem: cert.toString('pem'),
+      identity,
+      notAfter: cert.notAfter,
+      keyFingerprint: spkiFingerprint(csr.publicKey.rawData),
+    };
   }
 
   /**
@@ -249,4 +255,20 @@ async function readIfExists(path: string): Promise<string | undefined> {
 async function writePrivate(path: string, content: string): Promise<void> {
   await writeFile(path, content, { mode: 0o600 });
   await chmod(path, 0o600);
+}
+
+/**
+ * The {@link publicKeyFingerprint} of an EC public key given as SPKI DER: the same name the TLS
+ * layer gives the key of a peer certificate, which carries the raw point.
+ */
+export function spkiFingerprint(spkiDer: ArrayBuffer): string {
+  const jwk = createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' }).export({
+    format: 'jwk',
+  });
+  const point = Buffer.concat([
+    Buffer.from([0x04]),
+    Buffer.from(jwk.x ?? '', 'base64url'),
+    Buffer.from(jwk.y ?? '', 'base64url'),
+  ]);
+  return publicKeyFingerprint(point);
 }

@@ -2,18 +2,38 @@ import type { Capability } from '@crank/capabilities';
 
 /**
  * What the controller knows of a worker. `ready`/`busy` are computed from slots; `draining` comes
- * from the worker; `unhealthy` from stuck detection or an open circuit breaker; `gone` once evicted
- * or deregistered.
+ * from the worker; `unhealthy` from stuck detection, an open circuit breaker or outlier ejection;
+ * `gone` once evicted or deregistered.
  */
 export type WorkerState = 'ready' | 'busy' | 'draining' | 'unhealthy' | 'gone';
 
-/** One capability version a worker offers, with its own readiness and slot count. */
+/** One capability version a worker offers, with its own readiness. */
 export interface OfferedCapability {
   readonly capability: Capability;
   ready: boolean;
   reason: string;
-  /** Calls the controller has routed to this worker for this capability and not yet finished. */
-  inFlight: number;
+}
+
+/**
+ * The counters of one worker id that outlive its registrations. A worker that registers again
+ * (controller restart on its side, a NOT_FOUND heartbeat) keeps its ledger, so calls leased before
+ * and released after the re-registration are counted in one place. Only a worker that left
+ * (deregistered, evicted) starts a new one; leases on the old one then count there, harmlessly.
+ */
+export interface WorkerLedger {
+  /** Calls routed and not yet finished, by capability key (`id@version`). */
+  readonly inFlight: Map<string, number>;
+  /** Calls routed to the worker that finished, however they ended. */
+  completed: number;
+  /** Of those, the ones that failed by the worker's fault. */
+  failed: number;
+  /** Last time a routed call finished or moved a stream frame, or the worker had nothing in flight. */
+  lastProgressAt: number;
+}
+
+/** A new, empty ledger. */
+export function newLedger(now: number): WorkerLedger {
+  return { inFlight: new Map(), completed: 0, failed: 0, lastProgressAt: now };
 }
 
 export interface WorkerRecord {
@@ -25,31 +45,41 @@ export interface WorkerRecord {
   readonly registeredAt: number;
   /** Keyed by `id@version`. */
   readonly offers: Map<string, OfferedCapability>;
+  readonly ledger: WorkerLedger;
+  /**
+   * Fingerprint of the public key the worker registered with: a live id belongs to that key, and
+   * a claim on it with another key is refused. Moves to the new key when the worker renews.
+   */
+  keyFingerprint: string;
   draining: boolean;
-  /** Set by stuck detection; cleared when the worker completes work again. */
+  /** Set by stuck detection; cleared when the worker makes progress again. */
   stuck: boolean;
   lastHeartbeatAt: number;
   /** As last reported by the worker. */
   reportedInFlight: number;
   reportedCompleted: number;
   load: number;
-  /** Last time the worker was seen idle or completing work; stuck detection measures from here. */
-  lastProgressAt: number;
+}
+
+/** Routed calls in flight on one offer. */
+export function offerInFlight(worker: WorkerRecord, offer: OfferedCapability): number {
+  return worker.ledger.inFlight.get(offer.capability.key) ?? 0;
 }
 
 /** Sum of routed in-flight calls over a worker's capabilities. */
 export function workerInFlight(worker: WorkerRecord): number {
   let total = 0;
-  for (const offer of worker.offers.values()) total += offer.inFlight;
+  for (const count of worker.ledger.inFlight.values()) total += count;
   return total;
 }
 
 /** The state shown to operators and used in metrics. */
-export function workerState(worker: WorkerRecord, breakerOpen: boolean): WorkerState {
+export function workerState(worker: WorkerRecord, outOfRotation: boolean): WorkerState {
   if (worker.draining) return 'draining';
-  if (worker.stuck || breakerOpen) return 'unhealthy';
+  if (worker.stuck || outOfRotation) return 'unhealthy';
   for (const offer of worker.offers.values()) {
-    if (offer.ready && offer.inFlight < offer.capability.definition.resources.maxConcurrency) return 'ready';
+    if (offer.ready && offerInFlight(worker, offer) < offer.capability.definition.resources.maxConcurrency)
+      return 'ready';
   }
   return 'busy';
 }

@@ -9,12 +9,14 @@ import {
 } from '@crank/capabilities';
 import {
   WorkerPhase,
+  definitionFromDescriptor,
+  echo,
   type CapabilityStatus,
   type HeartbeatRequest,
   type RegisterRequest,
 } from '@crank/proto';
 import type { Logger } from 'pino';
-import type { OfferedCapability, WorkerRecord } from './worker-record.js';
+import { newLedger, workerInFlight, type OfferedCapability, type WorkerRecord } from './worker-record.js';
 
 /** Why a worker left the registry. */
 export type RemovalReason = 'deregistered' | 'evicted' | 'replaced';
@@ -38,6 +40,21 @@ export interface WorkerRegistryOptions {
 }
 
 /**
+ * Thrown by {@link WorkerRegistry.register} when a live worker id is claimed with another key
+ * (`ALREADY_EXISTS`): the id belongs to the key that registered it until that worker leaves.
+ */
+export class WorkerIdTakenError extends CrankError {
+  constructor(readonly holder: WorkerRecord) {
+    super(
+      'ALREADY_EXISTS',
+      `worker_id: "${holder.id}" is registered by a live worker with another key; ` +
+        'it can be claimed once that worker deregisters or is evicted',
+      { details: { workerId: holder.id } },
+    );
+  }
+}
+
+/**
  * The live set of workers: Register / Heartbeat / Deregister, eviction after missed heartbeats,
  * and stuck detection. Holds no connections; the router and the worker pool listen for changes.
  */
@@ -47,6 +64,8 @@ export class WorkerRegistry {
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private generation_ = 0;
+  private offeredIds = new Set<string>();
+  private offeredIdsGeneration = -1;
   /**
    * Workers that left (deregistered or evicted), newest last, shown as `gone` for a while so that
    * an operator sees what happened to them. Bounded in count and age.
@@ -55,6 +74,11 @@ export class WorkerRegistry {
 
   constructor(private readonly options: WorkerRegistryOptions) {
     this.now = options.now ?? Date.now;
+  }
+
+  /** The catalog declarations are checked against. */
+  get catalog(): CapabilityCatalog {
+    return this.options.catalog;
   }
 
   /** Changes whenever a worker joins or leaves: caches of what is offered key on it. */
@@ -85,34 +109,46 @@ export class WorkerRegistry {
    * Adds or replaces a worker. Every declared capability must be a valid definition and agree with
    * the catalog entry of the same id and major version.
    *
-   * @throws InvalidCapabilityError, CapabilityMismatchError, CrankError INVALID_INPUT
+   * A live id belongs to the key that registered it (`keyFingerprint`); a claim with another key
+   * is refused and logged.
+   *
+   * @throws InvalidCapabilityError, CapabilityMismatchError, CrankError INVALID_INPUT,
+   *   WorkerIdTakenError
    */
-  register(request: RegisterRequest): WorkerRecord {
+  register(request: RegisterRequest, keyFingerprint: string): WorkerRecord {
     if (!request.address)
       throw new CrankError('INVALID_INPUT', 'address: is required (host:port of the worker)');
+    if (request.address.length > 300)
+      throw new CrankError('INVALID_INPUT', `address: must be host:port (got ${echo(request.address)})`);
+    const holder = this.workers.get(request.workerId);
+    if (holder && holder.keyFingerprint !== keyFingerprint) {
+      this.options.logger.warn(
+        {
+          event: 'worker_id_conflict',
+          workerId: holder.id,
+          address: request.address,
+          holderAddress: holder.address,
+        },
+        'refused a registration: the worker id is held by a live worker with another key',
+      );
+      throw new WorkerIdTakenError(holder);
+    }
     if (request.capabilities.length === 0) {
       throw new CrankError('INVALID_INPUT', 'capabilities: a worker must declare at least one capability');
     }
     const offers = new Map<string, OfferedCapability>();
     const contradictions: string[] = [];
     for (const [index, descriptor] of request.capabilities.entries()) {
+      const where = `capabilities[${index}]`;
+      let definition: Record<string, unknown>;
+      try {
+        definition = definitionFromDescriptor(descriptor, where);
+      } catch (error) {
+        throw new CrankError('INVALID_INPUT', (error as Error).message);
+      }
       const capability = parseDeclared(
-        {
-          id: descriptor.id,
-          version: descriptor.version,
-          description: descriptor.description || undefined,
-          inputSchema: parseSchema(descriptor.inputSchemaJson, `capabilities[${index}].inputSchema`),
-          outputSchema: parseSchema(descriptor.outputSchemaJson, `capabilities[${index}].outputSchema`),
-          errorCodes: descriptor.errorCodes,
-          streaming: streamingName(descriptor.streaming),
-          resources: {
-            gpu: descriptor.resources?.gpu ?? false,
-            maxConcurrency: descriptor.resources?.maxConcurrency || undefined,
-            memoryMb: descriptor.resources?.memoryMb || undefined,
-          },
-          idempotent: descriptor.idempotent,
-        },
-        `capabilities[${index}] (${descriptor.id}@${descriptor.version})`,
+        definition,
+        `${where} (${echo(descriptor.id)}@${echo(descriptor.version)})`,
       );
       try {
         checkAgainstCatalog(capability.definition, this.options.catalog);
@@ -120,20 +156,15 @@ export class WorkerRegistry {
         if (error instanceof CapabilityMismatchError) contradictions.push(error.message);
         else throw error;
       }
-      offers.set(capability.key, { capability, ready: true, reason: '', inFlight: 0 });
+      offers.set(capability.key, { capability, ready: true, reason: '' });
     }
     if (contradictions.length > 0) {
       throw new CapabilityMismatchError(contradictions.join('; '), contradictions);
     }
     applyStatus(offers, request.status);
 
-    const previous = this.workers.get(request.workerId);
-    if (previous) {
-      // A re-register (controller restart on the worker's side, or a NOT_FOUND heartbeat) keeps
-      // the routed in-flight counts of calls still running.
-      for (const [key, offer] of offers) offer.inFlight = previous.offers.get(key)?.inFlight ?? 0;
-      this.notifyRemoved(previous, 'replaced');
-    }
+    const previous = holder;
+    if (previous) this.notifyRemoved(previous, 'replaced');
     const now = this.now();
     const record: WorkerRecord = {
       id: request.workerId,
@@ -143,13 +174,15 @@ export class WorkerRegistry {
       runtimeVersion: request.runtimeVersion,
       registeredAt: now,
       offers,
+      // A re-registration keeps the ledger: calls leased before it are released into it.
+      ledger: previous?.ledger ?? newLedger(now),
+      keyFingerprint,
       draining: false,
       stuck: false,
       lastHeartbeatAt: now,
       reportedInFlight: 0,
       reportedCompleted: 0,
       load: 0,
-      lastProgressAt: now,
     };
     this.workers.set(record.id, record);
     this.departed.delete(record.id);
@@ -169,44 +202,48 @@ export class WorkerRegistry {
   }
 
   /**
-   * Records a heartbeat. A worker whose in-flight count stays above zero with no completion for
-   * `stuckAfterMs` is marked unhealthy until it completes work again.
+   * Records a heartbeat from the key that registered the worker.
    *
-   * @throws CrankError NOT_FOUND for an unknown id: the worker must register again.
+   * @throws CrankError NOT_FOUND for an unknown id (the worker must register again),
+   *   PERMISSION_DENIED when the id is held by another key.
    */
-  heartbeat(request: HeartbeatRequest): WorkerRecord {
-    const worker = this.workers.get(request.workerId);
-    if (!worker) {
-      throw new CrankError('NOT_FOUND', `worker "${request.workerId}" is not registered; register again`);
-    }
+  heartbeat(request: HeartbeatRequest, keyFingerprint: string): WorkerRecord {
+    const worker = this.owned(request.workerId, keyFingerprint);
     const now = this.now();
-    if (request.completed !== worker.reportedCompleted || request.inFlight === 0) worker.lastProgressAt = now;
     worker.lastHeartbeatAt = now;
     worker.reportedInFlight = request.inFlight;
     worker.reportedCompleted = request.completed;
     worker.load = request.load;
     worker.draining = request.phase === WorkerPhase.WORKER_PHASE_DRAINING;
     applyStatus(worker.offers, request.status);
-    const stuck = request.inFlight > 0 && now - worker.lastProgressAt > this.options.stuckAfterMs;
-    if (stuck !== worker.stuck) {
-      worker.stuck = stuck;
-      this.options.logger.warn(
-        {
-          event: stuck ? 'worker_stuck' : 'worker_recovered',
-          workerId: worker.id,
-          inFlight: request.inFlight,
-        },
-        stuck ? 'worker made no progress; routing stopped' : 'worker made progress again',
-      );
-    }
+    this.checkStuck(worker, now);
     this.notifyCapacity();
     return worker;
   }
 
+  /**
+   * Moves a live worker to the renewed key of its identity. Renewal is authenticated by the
+   * current certificate, so the id stays with the same holder.
+   */
+  rebindKey(workerId: string, previousFingerprint: string, nextFingerprint: string): void {
+    const worker = this.workers.get(workerId);
+    if (worker && worker.keyFingerprint === previousFingerprint) worker.keyFingerprint = nextFingerprint;
+  }
+
+  /**
+   * Records that a call routed to the worker finished or moved a frame: stuck detection measures
+   * from the last progress the controller saw.
+   */
+  progressed(worker: WorkerRecord): void {
+    worker.ledger.lastProgressAt = this.now();
+    if (worker.stuck) this.checkStuck(worker, worker.ledger.lastProgressAt);
+  }
+
   /** Removes a worker at its own request. Unknown ids are ignored (deregister is idempotent). */
-  deregister(workerId: string, reason: string): void {
+  deregister(workerId: string, reason: string, keyFingerprint: string): void {
     const worker = this.workers.get(workerId);
     if (!worker) return;
+    this.owned(workerId, keyFingerprint);
     this.workers.delete(workerId);
     this.options.logger.info({ event: 'worker_deregistered', workerId, reason }, 'worker deregistered');
     this.notifyRemoved(worker, 'deregistered');
@@ -227,6 +264,20 @@ export class WorkerRegistry {
     return [...this.workers.values()];
   }
 
+  /**
+   * Whether any live worker offers capability `id` (any version). Cheap: answered from a set
+   * rebuilt when the registry's generation changes.
+   */
+  offers(id: string): boolean {
+    if (this.offeredIdsGeneration !== this.generation_) {
+      this.offeredIds = new Set();
+      for (const worker of this.workers.values())
+        for (const offer of worker.offers.values()) this.offeredIds.add(offer.capability.id);
+      this.offeredIdsGeneration = this.generation_;
+    }
+    return this.offeredIds.has(id);
+  }
+
   /** Every capability offered by any worker, by id, each version once. */
   offeredVersions(capabilityId: string): Capability[] {
     const byVersion = new Map<string, Capability>();
@@ -238,20 +289,67 @@ export class WorkerRegistry {
     return [...byVersion.values()];
   }
 
-  /** Evicts workers silent for more than `missedHeartbeats` intervals. */
+  /**
+   * Evicts workers silent for more than `missedHeartbeats` intervals, and marks stuck those with
+   * calls in flight and no progress for `stuckAfterMs`.
+   */
   sweep(): void {
     const limit = this.options.heartbeatIntervalMs * this.options.missedHeartbeats;
     const now = this.now();
     for (const worker of this.workers.values()) {
       if (now - worker.lastHeartbeatAt > limit) {
-        this.workers.delete(worker.id);
-        this.options.logger.warn(
-          { event: 'worker_evicted', workerId: worker.id, silentMs: now - worker.lastHeartbeatAt },
-          'worker evicted after missed heartbeats',
-        );
-        this.notifyRemoved(worker, 'evicted');
+        this.evict(worker, `silent for ${now - worker.lastHeartbeatAt} ms`);
+      } else {
+        this.checkStuck(worker, now);
       }
     }
+  }
+
+  /**
+   * Removes a live worker the controller has given up on (missed heartbeats, or an active probe
+   * that found it dead).
+   */
+  evict(worker: WorkerRecord, reason: string): void {
+    if (this.workers.get(worker.id) !== worker) return;
+    this.workers.delete(worker.id);
+    this.options.logger.warn({ event: 'worker_evicted', workerId: worker.id, reason }, 'worker evicted');
+    this.notifyRemoved(worker, 'evicted');
+  }
+
+  /** The live worker `workerId` if `keyFingerprint` holds it. */
+  private owned(workerId: string, keyFingerprint: string): WorkerRecord {
+    const worker = this.workers.get(workerId);
+    if (!worker) {
+      throw new CrankError('NOT_FOUND', `worker "${echo(workerId)}" is not registered; register again`);
+    }
+    if (worker.keyFingerprint !== keyFingerprint) {
+      this.options.logger.warn(
+        { event: 'worker_id_conflict', workerId },
+        'refused a call for a worker id held by another key',
+      );
+      throw new CrankError(
+        'PERMISSION_DENIED',
+        `worker_id: "${workerId}" is registered by another key; only its holder may act for it`,
+      );
+    }
+    return worker;
+  }
+
+  /**
+   * Stuck: calls in flight and no progress (a finished call, a stream frame) for `stuckAfterMs`.
+   * A worker with nothing in flight counts as progressing.
+   */
+  private checkStuck(worker: WorkerRecord, now: number): void {
+    const inFlight = workerInFlight(worker);
+    if (inFlight === 0) worker.ledger.lastProgressAt = now;
+    const stuck = inFlight > 0 && now - worker.ledger.lastProgressAt > this.options.stuckAfterMs;
+    if (stuck === worker.stuck) return;
+    worker.stuck = stuck;
+    this.options.logger.warn(
+      { event: stuck ? 'worker_stuck' : 'worker_recovered', workerId: worker.id, inFlight },
+      stuck ? 'worker made no progress; routing stopped' : 'worker made progress again',
+    );
+    if (!stuck) this.notifyCapacity();
   }
 
   /** Tells listeners that capacity may have changed (a slot was freed). */
@@ -287,19 +385,6 @@ function parseDeclared(definition: Record<string, unknown>, where: string): Capa
 
 const DEPARTED_KEEP_MS = 10 * 60_000;
 const DEPARTED_MAX = 100;
-
-function parseSchema(json: string, field: string): unknown {
-  if (!json) return undefined;
-  try {
-    return JSON.parse(json) as unknown;
-  } catch {
-    throw new CrankError('INVALID_INPUT', `${field}: is not valid JSON`);
-  }
-}
-
-function streamingName(mode: number): 'none' | 'input' | 'output' | 'bidi' {
-  return (['none', 'none', 'input', 'output', 'bidi'] as const)[mode] ?? 'none';
-}
 
 function applyStatus(offers: Map<string, OfferedCapability>, status: readonly CapabilityStatus[]): void {
   for (const entry of status) {

@@ -45,6 +45,11 @@ export class CircuitBreaker {
     this.state_ = 'closed';
   }
 
+  /** A call that taught nothing (cancelled, timed out) ends a half-open trial without a verdict. */
+  releaseTrial(): void {
+    this.trialInFlight = false;
+  }
+
   recordFailure(): void {
     this.failures += 1;
     this.trialInFlight = false;

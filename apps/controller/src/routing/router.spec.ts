@@ -11,8 +11,11 @@ import { pino } from 'pino';
 import { descriptorOf } from '../../test/descriptors.js';
 import { workerState } from '../registry/worker-record.js';
 import { WorkerRegistry } from '../registry/worker-registry.js';
+import { OutlierDetector } from './outlier-detector.js';
 import { Router, type AcquireOptions, type Lease, type RouterOptions } from './router.js';
 
+/** The key fingerprint a test worker registers with. */
+const KEY = 'key-a';
 const HEARTBEAT_MS = 1_000;
 const STUCK_MS = 5_000;
 const ECHO = DEBUG_ECHO.id;
@@ -77,6 +80,7 @@ describe('Router', () => {
         capabilities: (options.capabilities ?? [DEBUG_ECHO]).map((c) => descriptorOf(c)),
         gpu: options.gpu ?? false,
       }),
+      KEY,
     );
   };
 
@@ -86,7 +90,7 @@ describe('Router', () => {
     for (let i = 0; i < n; i += 1) {
       const lease = await router.acquire(ECHO, '^1', options);
       picks.push(lease.worker.id);
-      lease.release('success');
+      lease.release('answered');
     }
     return picks;
   };
@@ -135,11 +139,11 @@ describe('Router', () => {
       const lease = await router.acquire(ECHO, '^1');
       expect(lease.worker.id).toBe('w1');
       expect(lease.capability.key).toBe('debug.echo@1.0.0');
-      expect(lease.worker.offers.get(lease.capability.key)?.inFlight).toBe(1);
+      expect(lease.worker.ledger.inFlight.get(lease.capability.key) ?? 0).toBe(1);
 
-      lease.release('success');
-      lease.release('success');
-      expect(lease.worker.offers.get(lease.capability.key)?.inFlight).toBe(0);
+      lease.release('answered');
+      lease.release('answered');
+      expect(lease.worker.ledger.inFlight.get(lease.capability.key) ?? 0).toBe(0);
     });
 
     it('sends the call to the worker with fewer calls in flight', async () => {
@@ -172,7 +176,7 @@ describe('Router', () => {
       addWorker('slow');
       addWorker('fast');
       for (const lease of [await router.acquire(ECHO, '^1'), await router.acquire(ECHO, '^1')]) {
-        lease.release('success', lease.worker.id === 'slow' ? 900 : 50);
+        lease.release('answered', lease.worker.id === 'slow' ? 900 : 50);
       }
       expect(await sequentialPicks(6)).toEqual(Array(6).fill('fast'));
     });
@@ -188,18 +192,18 @@ describe('Router', () => {
       addWorker('b');
       registry.heartbeat(
         HeartbeatRequest.fromPartial({ workerId: 'a', phase: WorkerPhase.WORKER_PHASE_DRAINING }),
+        KEY,
       );
       expect(await sequentialPicks(4)).toEqual(Array(4).fill('b'));
     });
 
     it('skips a stuck worker', async () => {
-      addWorker('a');
-      addWorker('b');
-      const beat = () =>
-        registry.heartbeat(HeartbeatRequest.fromPartial({ workerId: 'a', inFlight: 1, completed: 0 }));
-      beat();
+      addWorker('a', { capabilities: [ECHO_TWO_SLOTS] });
+      addWorker('b', { capabilities: [ECHO_TWO_SLOTS] });
+      await router.acquire(ECHO, '^1', { exclude: new Set(['b']) });
       jest.setSystemTime(Date.now() + STUCK_MS + 1);
-      expect(beat().stuck).toBe(true);
+      for (const workerId of ['a', 'b']) registry.heartbeat(HeartbeatRequest.fromPartial({ workerId }), KEY);
+      expect(registry.get('a')?.stuck).toBe(true);
       expect(await sequentialPicks(4)).toEqual(Array(4).fill('b'));
     });
 
@@ -211,6 +215,7 @@ describe('Router', () => {
           workerId: 'a',
           status: [{ id: ECHO, ready: false, reason: 'loading' }],
         }),
+        KEY,
       );
       expect(await sequentialPicks(4)).toEqual(Array(4).fill('b'));
     });
@@ -231,7 +236,7 @@ describe('Router', () => {
       expect(waiting.result).toBeUndefined();
       expect(router.queueDepths().get(ECHO)).toBe(1);
 
-      first?.release('success');
+      first?.release('answered');
       await waiting.done;
       expect(waiting.result).toBe('w1');
       expect(router.queueDepths().get(ECHO)).toBe(0);
@@ -260,7 +265,7 @@ describe('Router', () => {
         message: 'capability "debug.echo": all workers busy and 2 calls already waiting',
       });
 
-      for (const lease of leases) lease.release('success');
+      for (const lease of leases) lease.release('answered');
       await Promise.all(queued.map((q) => q.done));
       expect(queued.map((q) => q.result)).toEqual(['w1', 'w1']);
     });
@@ -296,7 +301,7 @@ describe('Router', () => {
       addWorker('w1', { capabilities: [ECHO_TWO_SLOTS] });
       await fillWorker();
       const waiting = track(router.acquire(ECHO, '^1', { deadlineMs: Date.now() + 500 }));
-      registry.deregister('w1', 'shutdown');
+      registry.deregister('w1', 'shutdown', KEY);
 
       await jest.advanceTimersByTimeAsync(500);
       expect(waiting.result).toBeInstanceOf(CrankError);
@@ -319,8 +324,8 @@ describe('Router', () => {
       expect(router.queueDepths().get(ECHO)).toBe(0);
 
       // The freed slot is not taken by the cancelled call.
-      first?.release('success');
-      expect(first?.worker.offers.get('debug.echo@1.0.0')?.inFlight).toBe(1);
+      first?.release('answered');
+      expect(first?.worker.ledger.inFlight.get('debug.echo@1.0.0')).toBe(1);
     });
 
     it('refuses a call whose signal is already aborted, even with a free slot', async () => {
@@ -328,7 +333,7 @@ describe('Router', () => {
       await expect(router.acquire(ECHO, '^1', { signal: AbortSignal.abort() })).rejects.toMatchObject({
         code: 'CANCELLED',
       });
-      expect(registry.get('w1')?.offers.get('debug.echo@1.0.0')?.inFlight).toBe(0);
+      expect(registry.get('w1')?.ledger.inFlight.get('debug.echo@1.0.0') ?? 0).toBe(0);
     });
 
     it('does not let a waiter that cannot use the freed worker block the waiters behind it', async () => {
@@ -338,12 +343,12 @@ describe('Router', () => {
       const picky = track(router.acquire(ECHO, '^1', { exclude: new Set(['a']) }));
       const anyWorker = track(router.acquire(ECHO, '^1'));
 
-      held.find((lease) => lease.worker.id === 'a')?.release('success');
+      held.find((lease) => lease.worker.id === 'a')?.release('answered');
       await anyWorker.done;
       expect(anyWorker.result).toBe('a');
       expect(picky.result).toBeUndefined();
 
-      held.find((lease) => lease.worker.id === 'b')?.release('success');
+      held.find((lease) => lease.worker.id === 'b')?.release('answered');
       await picky.done;
       expect(picky.result).toBe('b');
     });
@@ -353,7 +358,7 @@ describe('Router', () => {
       await fillWorker();
       const waiting = [track(router.acquire(ECHO, '^1')), track(router.acquire(ECHO, '^1'))];
       expect(router.queueDepths()).toEqual(new Map([[ECHO, 2]]));
-      registry.deregister('w1', 'test over');
+      registry.deregister('w1', 'test over', KEY);
       await jest.advanceTimersByTimeAsync(30_000);
       await Promise.all(waiting.map((w) => w.done));
       expect(router.queueDepths()).toEqual(new Map([[ECHO, 0]]));
@@ -365,7 +370,7 @@ describe('Router', () => {
       for (let i = 0; i < times; i += 1) {
         const lease = await router.acquire(ECHO, '^1', { exclude: new Set([other]) });
         expect(lease.worker.id).toBe(workerId);
-        lease.release('failure');
+        lease.release('fault');
       }
     };
 
@@ -373,13 +378,13 @@ describe('Router', () => {
       addWorker('bad');
       addWorker('good');
       await failOn('bad', 'good', 2);
-      expect(router.breakerOpen('bad')).toBe(false);
+      expect(router.outOfRotation('bad')).toBe(false);
       await failOn('bad', 'good', 1);
 
-      expect(router.breakerOpen('bad')).toBe(true);
-      expect(router.breakerOpen('good')).toBe(false);
+      expect(router.outOfRotation('bad')).toBe(true);
+      expect(router.outOfRotation('good')).toBe(false);
       const bad = registry.get('bad');
-      expect(bad && workerState(bad, router.breakerOpen('bad'))).toBe('unhealthy');
+      expect(bad && workerState(bad, router.outOfRotation('bad'))).toBe('unhealthy');
       expect(await sequentialPicks(4)).toEqual(Array(4).fill('good'));
     });
 
@@ -389,23 +394,144 @@ describe('Router', () => {
       await failOn('bad', 'good', 3);
 
       await jest.advanceTimersByTimeAsync(10_000);
-      expect(router.breakerOpen('bad')).toBe(false);
+      expect(router.outOfRotation('bad')).toBe(false);
       const trial = await router.acquire(ECHO, '^1', { exclude: new Set(['good']) });
       expect(trial.worker.id).toBe('bad');
-      expect(router.breakerOpen('bad')).toBe(true);
+      expect(router.outOfRotation('bad')).toBe(true);
 
-      trial.release('success');
-      expect(router.breakerOpen('bad')).toBe(false);
+      trial.release('answered');
+      expect(router.outOfRotation('bad')).toBe(false);
       expect(new Set(await sequentialPicks(6))).toEqual(new Set(['bad', 'good']));
+    });
+
+    it('does not count a timed-out call against the worker', async () => {
+      addWorker('slow');
+      addWorker('other');
+      for (let i = 0; i < 5; i += 1) {
+        const lease = await router.acquire(ECHO, '^1', { exclude: new Set(['other']) });
+        lease.release('timeout');
+      }
+      expect(router.outOfRotation('slow')).toBe(false);
     });
 
     it('forgets the failures of a worker that deregisters and comes back', async () => {
       addWorker('bad');
       addWorker('good');
       await failOn('bad', 'good', 3);
-      registry.deregister('bad', 'restart');
+      registry.deregister('bad', 'restart', KEY);
       addWorker('bad');
-      expect(router.breakerOpen('bad')).toBe(false);
+      expect(router.outOfRotation('bad')).toBe(false);
+    });
+  });
+
+  describe('re-registration', () => {
+    it('frees slots leased before the worker registered again (one owner of in-flight counts)', async () => {
+      addWorker('w1', { capabilities: [ECHO_TWO_SLOTS] });
+      const leases = [await router.acquire(ECHO, '^1'), await router.acquire(ECHO, '^1')];
+      const before = registry.get('w1');
+      expect(before && workerState(before, false)).toBe('busy');
+
+      registry.register(
+        RegisterRequest.fromPartial({
+          workerId: 'w1',
+          address: '10.0.0.1:9000',
+          capabilities: [descriptorOf(ECHO_TWO_SLOTS)],
+        }),
+        KEY,
+      );
+      for (const lease of leases) lease.release('answered');
+
+      const after = registry.get('w1');
+      expect(after && after !== before).toBe(true);
+      expect(after?.ledger.inFlight.get('debug.echo@1.0.0') ?? 0).toBe(0);
+      expect(after && workerState(after, false)).toBe('ready');
+      expect(after?.ledger.completed).toBe(2);
+    });
+  });
+
+  describe('admission and absence', () => {
+    it('refuses at once when every slot is busy and the queue is full', async () => {
+      setUp({ queueLimit: 1 });
+      addWorker('w1');
+      await Promise.all([
+        router.acquire(ECHO, '^1'),
+        router.acquire(ECHO, '^1'),
+        router.acquire(ECHO, '^1'),
+        router.acquire(ECHO, '^1'),
+      ]);
+      expect(() => router.admit(ECHO, '^1')).not.toThrow();
+      void router.acquire(ECHO, '^1').catch(() => undefined);
+      expect(() => router.admit(ECHO, '^1')).toThrow(
+        expect.objectContaining({
+          code: 'RESOURCE_EXHAUSTED',
+          details: expect.objectContaining({ retryAfterSeconds: 1 }),
+        }),
+      );
+    });
+
+    it('answers UNAVAILABLE, not NOT_FOUND, for a catalog capability with no worker yet', () => {
+      const attempt = () => router.resolve('classify.email', '');
+      expect(attempt).toThrow(expect.objectContaining({ code: 'UNAVAILABLE' }));
+      expect(() => router.resolve('no.such', '')).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+    });
+
+    it('cuts a huge name out of the error it echoes', () => {
+      addWorker('w1');
+      let message = '';
+      try {
+        router.resolve(`x.${'y'.repeat(40_000)}`, '');
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message.length).toBeLessThan(300);
+    });
+  });
+
+  describe('outlier detection', () => {
+    it('ejects a worker whose calls keep timing out while another answers, and restores it once a probe passes', async () => {
+      let serving = false;
+      const outliers = new OutlierDetector(
+        {
+          consecutiveTimeouts: 3,
+          baseEjectionMs: 5_000,
+          probeIntervalMs: 1_000,
+          logger: pino({ level: 'silent' }),
+        },
+        () => Promise.resolve(serving),
+      );
+      setUp({ outliers });
+      addWorker('hung');
+      addWorker('fine');
+      for (let i = 0; i < 3; i += 1) {
+        const lease = await router.acquire(ECHO, '^1', { exclude: new Set(['fine']) });
+        lease.release('timeout');
+      }
+      expect(router.outOfRotation('hung')).toBe(true);
+      expect(await sequentialPicks(4)).toEqual(Array(4).fill('fine'));
+
+      await jest.advanceTimersByTimeAsync(6_000);
+      expect(router.outOfRotation('hung')).toBe(true);
+      serving = true;
+      await jest.advanceTimersByTimeAsync(1_000);
+      expect(router.outOfRotation('hung')).toBe(false);
+      outliers.stop();
+    });
+
+    it('never ejects the only worker of a capability', async () => {
+      const outliers = new OutlierDetector(
+        {
+          consecutiveTimeouts: 1,
+          baseEjectionMs: 5_000,
+          probeIntervalMs: 1_000,
+          logger: pino({ level: 'silent' }),
+        },
+        () => Promise.resolve(false),
+      );
+      setUp({ outliers });
+      addWorker('alone');
+      (await router.acquire(ECHO, '^1')).release('timeout');
+      expect(router.outOfRotation('alone')).toBe(false);
+      outliers.stop();
     });
   });
 });

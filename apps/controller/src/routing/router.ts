@@ -5,19 +5,33 @@ import {
   satisfiesRange,
   type Capability,
 } from '@crank/capabilities';
+import { echo, timerDelayMs } from '@crank/proto';
 import { CircuitBreaker } from './circuit-breaker.js';
-import type { OfferedCapability, WorkerRecord } from '../registry/worker-record.js';
+import type { OutlierDetector } from './outlier-detector.js';
+import { offerInFlight, type OfferedCapability, type WorkerRecord } from '../registry/worker-record.js';
 import type { RemovalReason, WorkerRegistry } from '../registry/worker-registry.js';
+
+/**
+ * How a routed call ended, as far as the worker's health goes. The one classification every
+ * path (unary, stream, HTTP) reports, so that the breaker and the outlier detector count the same
+ * way everywhere:
+ * - `answered`: the worker answered, with its output or an error it sent on purpose;
+ * - `fault`: the worker or the transport failed (connection lost, broken output, undeclared
+ *   error): the circuit breaker counts it;
+ * - `timeout`: the caller's deadline passed while the worker held the call: outlier detection
+ *   counts it (a hung worker), the breaker does not (short deadlines are the caller's choice);
+ * - `abandoned`: the caller cancelled, or the call never reached the worker: nothing is learned.
+ */
+export type LeaseOutcome = 'answered' | 'fault' | 'timeout' | 'abandoned';
 
 /** A reserved slot on one worker. Release it exactly once with the call's outcome. */
 export interface Lease {
   readonly worker: WorkerRecord;
   readonly capability: Capability;
-  /**
-   * @param outcome `success`: the call completed (even with a caller error); `failure`: the worker
-   *   or the transport failed; the breaker and latency estimate learn from both.
-   */
-  release(outcome: 'success' | 'failure', latencyMs?: number): void;
+  /** Records that the call moved (a stream frame): stuck detection counts progress, not only ends. */
+  progress(): void;
+  /** Frees the slot; the breaker, outlier detection and latency estimate learn from `outcome`. */
+  release(outcome: LeaseOutcome, latencyMs?: number): void;
 }
 
 export interface AcquireOptions {
@@ -33,7 +47,12 @@ export interface RouterOptions {
   queueTimeoutMs: number;
   breakerFailureThreshold: number;
   breakerCooldownMs: number;
+  /** Takes hung workers out of rotation; none in unit tests that do not need it. */
+  outliers?: OutlierDetector;
 }
+
+/** Seconds a caller is told to wait (`Retry-After`) before trying a capability again. */
+export const RETRY_AFTER_SECONDS = 1;
 
 interface Waiter {
   capabilityId: string;
@@ -75,6 +94,7 @@ export class Router {
         if (reason !== 'replaced') {
           this.breakers.delete(worker.id);
           this.latencyMs.delete(worker.id);
+          options.outliers?.forget(worker.id);
         }
       },
     });
@@ -101,8 +121,19 @@ export class Router {
   private resolveUncached(capabilityId: string, range: string): Capability {
     const offered = this.registry.offeredVersions(capabilityId);
     if (offered.length === 0) {
-      throw new CrankError('NOT_FOUND', `capability "${capabilityId}" is not offered by any worker`, {
-        details: { capability: capabilityId },
+      // A catalog capability with no worker yet is a matter of time (workers starting, a
+      // controller that just restarted): tell callers to come back, not that it does not exist.
+      if (this.registry.catalog.find(capabilityId) !== undefined) {
+        throw new CrankError(
+          'UNAVAILABLE',
+          `capability "${capabilityId}" has no worker yet; try again shortly`,
+          {
+            details: { capability: capabilityId, retryAfterSeconds: RETRY_AFTER_SECONDS },
+          },
+        );
+      }
+      throw new CrankError('NOT_FOUND', `capability "${echo(capabilityId)}" is not offered by any worker`, {
+        details: { capability: echo(capabilityId) },
       });
     }
     const versions = offered.map((c) => c.version);
@@ -110,11 +141,25 @@ export class Router {
     if (best === undefined) {
       throw new CrankError(
         'NOT_FOUND',
-        `capability "${capabilityId}" has no version matching "${range}"; available: ${describeVersions(versions)}`,
-        { details: { capability: capabilityId, range, available: versions } },
+        `capability "${capabilityId}" has no version matching "${echo(range)}"; available: ${describeVersions(versions)}`,
+        { details: { capability: capabilityId, range: echo(range), available: versions } },
       );
     }
     return offered.find((c) => c.version === best) as Capability;
+  }
+
+  /**
+   * Refuses at once a call that would find every slot busy and the queue full, before anything
+   * of it is parsed: under overload, refusing must cost less than serving.
+   *
+   * @throws CrankError NOT_FOUND / UNAVAILABLE as {@link resolve}, RESOURCE_EXHAUSTED
+   */
+  admit(capabilityId: string, range: string): void {
+    this.resolve(capabilityId, range);
+    const queued = this.queues.get(capabilityId)?.length ?? 0;
+    if (queued >= this.options.queueLimit && !this.hasFreeSlot(capabilityId, range)) {
+      throw this.queueFull(capabilityId, queued);
+    }
   }
 
   /** Reserves a slot, waiting in the capability's queue when none is free. */
@@ -127,19 +172,11 @@ export class Router {
     if (lease) return Promise.resolve(lease);
 
     const queue = this.queues.get(capabilityId) ?? [];
-    if (queue.length >= this.options.queueLimit) {
-      return Promise.reject(
-        new CrankError(
-          'RESOURCE_EXHAUSTED',
-          `capability "${capabilityId}": all workers busy and ${queue.length} calls already waiting`,
-          { details: { capability: capabilityId, queued: queue.length } },
-        ),
-      );
-    }
+    if (queue.length >= this.options.queueLimit)
+      return Promise.reject(this.queueFull(capabilityId, queue.length));
     this.queues.set(capabilityId, queue);
     return new Promise<Lease>((resolve, reject) => {
-      const waitMs = Math.max(
-        0,
+      const waitMs = timerDelayMs(
         (options.deadlineMs ?? Date.now() + this.options.queueTimeoutMs) - Date.now(),
       );
       const cleanup = (): void => {
@@ -186,9 +223,46 @@ export class Router {
     return new Map([...this.queues].map(([id, q]) => [id, q.length]));
   }
 
-  breakerOpen(workerId: string): boolean {
+  /** Whether the worker is out of rotation: breaker open or ejected as an outlier. */
+  outOfRotation(workerId: string): boolean {
     const breaker = this.breakers.get(workerId);
-    return breaker !== undefined && !breaker.canPass();
+    return (
+      (breaker !== undefined && !breaker.canPass()) || (this.options.outliers?.isEjected(workerId) ?? false)
+    );
+  }
+
+  /** Recent latency estimate of a worker (EWMA, ms), if it has served calls. */
+  latencyOf(workerId: string): number | undefined {
+    return this.latencyMs.get(workerId);
+  }
+
+  private queueFull(capabilityId: string, queued: number): CrankError {
+    return new CrankError(
+      'RESOURCE_EXHAUSTED',
+      `capability "${capabilityId}": all workers busy and ${queued} calls already waiting`,
+      { details: { capability: capabilityId, queued, retryAfterSeconds: RETRY_AFTER_SECONDS } },
+    );
+  }
+
+  /** Whether a worker could take the call: in rotation and offering a matching ready version. */
+  private inRotation(worker: WorkerRecord, exclude?: ReadonlySet<string>): boolean {
+    return (
+      !worker.draining &&
+      !worker.stuck &&
+      !exclude?.has(worker.id) &&
+      !(this.options.outliers?.isEjected(worker.id) ?? false) &&
+      this.breaker(worker.id).canPass()
+    );
+  }
+
+  private hasFreeSlot(capabilityId: string, range: string): boolean {
+    for (const worker of this.registry.list()) {
+      if (!this.inRotation(worker)) continue;
+      const offer = bestOffer(worker, capabilityId, range);
+      if (offer && offerInFlight(worker, offer) < offer.capability.definition.resources.maxConcurrency)
+        return true;
+    }
+    return false;
   }
 
   private breaker(workerId: string): CircuitBreaker {
@@ -208,16 +282,12 @@ export class Router {
       latency: number;
     }[] = [];
     for (const worker of this.registry.list()) {
-      if (worker.draining || worker.stuck || exclude?.has(worker.id)) continue;
-      if (!this.breaker(worker.id).canPass()) continue;
+      if (!this.inRotation(worker, exclude)) continue;
       const offer = bestOffer(worker, capabilityId, range);
-      if (!offer || offer.inFlight >= offer.capability.definition.resources.maxConcurrency) continue;
-      candidates.push({
-        worker,
-        offer,
-        inFlight: offer.inFlight,
-        latency: this.latencyMs.get(worker.id) ?? 0,
-      });
+      if (!offer) continue;
+      const inFlight = offerInFlight(worker, offer);
+      if (inFlight >= offer.capability.definition.resources.maxConcurrency) continue;
+      candidates.push({ worker, offer, inFlight, latency: this.latencyMs.get(worker.id) ?? 0 });
     }
     if (candidates.length === 0) return undefined;
 
@@ -241,19 +311,40 @@ export class Router {
   }
 
   private lease(worker: WorkerRecord, offer: OfferedCapability): Lease {
-    offer.inFlight += 1;
+    // The ledger, not the offer, owns the count: a re-registration replaces offers, not ledgers.
+    const { ledger } = worker;
+    const key = offer.capability.key;
+    ledger.inFlight.set(key, (ledger.inFlight.get(key) ?? 0) + 1);
     let released = false;
     return {
       worker,
       capability: offer.capability,
+      progress: () => {
+        if (!released) this.registry.progressed(worker);
+      },
       release: (outcome, latencyMs) => {
         if (released) return;
         released = true;
-        offer.inFlight = Math.max(0, offer.inFlight - 1);
+        const left = (ledger.inFlight.get(key) ?? 1) - 1;
+        if (left > 0) ledger.inFlight.set(key, left);
+        else ledger.inFlight.delete(key);
+        ledger.completed += 1;
+        if (outcome === 'fault') ledger.failed += 1;
+        this.registry.progressed(worker);
         const breaker = this.breaker(worker.id);
-        if (outcome === 'success') breaker.recordSuccess();
-        else breaker.recordFailure();
-        if (latencyMs !== undefined) {
+        const outliers = this.options.outliers;
+        if (outcome === 'answered') {
+          breaker.recordSuccess();
+          outliers?.recordAnswer(worker.id);
+        } else if (outcome === 'fault') {
+          breaker.recordFailure();
+        } else if (outcome === 'timeout') {
+          breaker.releaseTrial();
+          outliers?.recordTimeout(worker.id, this.othersInRotation(worker.id, offer.capability.id));
+        } else {
+          breaker.releaseTrial();
+        }
+        if (outcome === 'answered' && latencyMs !== undefined) {
           const previous = this.latencyMs.get(worker.id);
           this.latencyMs.set(
             worker.id,
@@ -268,14 +359,13 @@ export class Router {
   private hasLiveWorker(capabilityId: string, range: string, exclude?: ReadonlySet<string>): boolean {
     return this.registry
       .list()
-      .some(
-        (w) =>
-          !w.draining &&
-          !w.stuck &&
-          !exclude?.has(w.id) &&
-          this.breaker(w.id).canPass() &&
-          bestOffer(w, capabilityId, range),
-      );
+      .some((w) => this.inRotation(w, exclude) && bestOffer(w, capabilityId, range) !== undefined);
+  }
+
+  private othersInRotation(workerId: string, capabilityId: string): boolean {
+    return this.registry
+      .list()
+      .some((w) => w.id !== workerId && this.inRotation(w) && bestOffer(w, capabilityId, '') !== undefined);
   }
 
   /**

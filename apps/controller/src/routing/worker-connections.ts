@@ -1,5 +1,11 @@
-import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
-import { WorkerClient } from '@crank/proto';
+import { Metadata, credentials, type ChannelCredentials } from '@grpc/grpc-js';
+import {
+  HealthCheckRequest,
+  HealthCheckResponse_ServingStatus,
+  HealthClient,
+  WIRE_LIMITS,
+  WorkerClient,
+} from '@crank/proto';
 import type { WorkerRecord } from '../registry/worker-record.js';
 import type { TlsMaterial } from '@crank/proto';
 
@@ -44,8 +50,8 @@ export class WorkerConnections {
       'grpc.ssl_target_name_override': worker.id,
       'grpc.default_authority': worker.id,
       'grpc.keepalive_time_ms': 30_000,
-      'grpc.max_receive_message_length': 64 * 1024 * 1024,
-      'grpc.max_send_message_length': 64 * 1024 * 1024,
+      'grpc.max_receive_message_length': WIRE_LIMITS.maxMessageBytes,
+      'grpc.max_send_message_length': WIRE_LIMITS.maxMessageBytes,
     });
     this.current.set(worker.id, { address: worker.address, client, active: 1 });
     return client;
@@ -58,6 +64,28 @@ export class WorkerConnections {
   warm(worker: WorkerRecord, timeoutMs = 5_000): void {
     const client = this.acquire(worker);
     client.waitForReady(Date.now() + timeoutMs, () => this.done(worker.id, client));
+  }
+
+  /**
+   * Asks the worker's gRPC health service whether it serves, over the worker's own channel, with
+   * a short deadline: a hung or stopped process fails the probe instead of hanging it.
+   */
+  probe(worker: WorkerRecord, timeoutMs = 1_000): Promise<boolean> {
+    const client = this.acquire(worker);
+    const health = new HealthClient(worker.address, this.channelCredentials, {
+      channelOverride: client.getChannel(),
+    });
+    return new Promise<boolean>((resolve) => {
+      health.check(
+        HealthCheckRequest.fromPartial({ service: '' }),
+        new Metadata(),
+        { deadline: Date.now() + timeoutMs },
+        (error, response) => {
+          this.done(worker.id, client);
+          resolve(!error && response.status === HealthCheckResponse_ServingStatus.SERVING);
+        },
+      );
+    });
   }
 
   /** Ends one use of a client taken with {@link acquire}. */

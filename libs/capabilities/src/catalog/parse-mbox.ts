@@ -36,7 +36,7 @@ const PREVIEW_MAX = 500;
  * `parse.mbox@1.0.0`: bidirectional stream from a (possibly multi-GB) mbox file to one summary
  * record per message, in bounded memory.
  */
-export const PARSE_MBOX = defineCapability<ParseMboxOptions, ParseMboxRecord>({
+export const PARSE_MBOX = defineCapability<ParseMboxOptions | Buffer, ParseMboxRecord, 'bidi'>({
   id: 'parse.mbox',
   version: '1.0.0',
   description:
@@ -78,6 +78,7 @@ export const PARSE_MBOX = defineCapability<ParseMboxOptions, ParseMboxRecord>({
   },
   errorCodes: ['INVALID_INPUT', 'UNSUPPORTED_FORMAT'],
   streaming: 'bidi',
+  inputMediaTypes: ['application/mbox', 'application/octet-stream'],
   idempotent: true,
   resources: { maxConcurrency: 2, memoryMb: 256 },
 });

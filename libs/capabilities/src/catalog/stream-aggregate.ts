@@ -40,7 +40,7 @@ const EPOCH_MS_SCHEMA = { type: 'integer', minimum: 0 };
 const HOUR_MS = 3_600_000;
 
 /** `stream.aggregate@1.0.0`: tumbling-window count, sum, min, max and mean per key over an event stream. */
-export const STREAM_AGGREGATE = defineCapability<StreamAggregateInput, StreamAggregateOutput>({
+export const STREAM_AGGREGATE = defineCapability<StreamAggregateInput, StreamAggregateOutput, 'bidi'>({
   id: 'stream.aggregate',
   version: '1.0.0',
   description:

@@ -8,10 +8,10 @@ import {
 } from '@nestjs/common';
 import { DiscoveryModule, DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import type { Capability } from '@crank/capabilities';
-import { CrankWorker, startWorker } from '../crank-worker.js';
-import type { Handler, ServedCapability } from '../handler.js';
+import { CrankWorker } from '../crank-worker.js';
+import { serve, type Handler, type ServedCapability } from '../handler.js';
 import type { WorkerOptions } from '../worker-options.js';
-import { CAPABILITY_HANDLER } from './capability-handler.decorator.js';
+import { CAPABILITY_HANDLER, type CapabilityHandlerMetadata } from './capability-handler.decorator.js';
 
 /** Options of {@link CrankWorkerModule.forRoot}: the worker options minus the handlers, which are discovered. */
 export type CrankWorkerModuleOptions = Omit<WorkerOptions, 'capabilities'> & {
@@ -45,7 +45,7 @@ export class CrankWorkerHost implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const { capabilities = [], serve = [], ...rest } = this.options;
+    const { capabilities = [], serve: served = [], ...rest } = this.options;
     const found = new Map<string, ServedCapability>();
     for (const wrapper of this.discovery.getProviders()) {
       const instance = wrapper.instance as Record<string, unknown> | undefined;
@@ -53,21 +53,23 @@ export class CrankWorkerHost implements OnApplicationBootstrap, BeforeApplicatio
       for (const method of this.scanner.getAllMethodNames(Object.getPrototypeOf(instance) as object)) {
         const fn = instance[method];
         if (typeof fn !== 'function') continue;
-        const capability = this.reflector.get<Capability | undefined>(
+        const marked = this.reflector.get<CapabilityHandlerMetadata | undefined>(
           CAPABILITY_HANDLER,
           fn as () => unknown,
         );
-        if (!capability) continue;
+        if (!marked) continue;
+        const { capability, options } = marked;
         if (found.has(capability.key))
           throw new Error(`@CapabilityHandler: ${capability.key} has two handlers`);
-        found.set(capability.key, { capability, handler: (fn as Handler<never, unknown>).bind(instance) });
+        found.set(capability.key, serve(capability, (fn as Handler).bind(instance) as never, options));
       }
     }
     for (const capability of capabilities) {
       if (!found.has(capability.key))
         throw new Error(`capabilities: ${capability.key} has no @CapabilityHandler method`);
     }
-    this.worker_ = await startWorker({ ...rest, capabilities: [...found.values(), ...serve] });
+    this.worker_ = await CrankWorker.create({ ...rest, capabilities: [...found.values(), ...served] });
+    await this.worker_.start();
   }
 
   async beforeApplicationShutdown(signal?: string): Promise<void> {

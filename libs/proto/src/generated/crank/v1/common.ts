@@ -91,6 +91,11 @@ export interface CapabilityDescriptor {
   streaming: StreamingMode;
   resources: Resources | undefined;
   idempotent: boolean;
+  /**
+   * Media types besides JSON taken as raw-bytes input; anything else is refused with
+   * UNSUPPORTED_FORMAT before it reaches a worker.
+   */
+  inputMediaTypes: string[];
 }
 
 /**
@@ -132,6 +137,8 @@ export interface StreamOpen {
   version: string;
   contentType: string;
   requestId: string;
+  /** Identity of the original caller; set by the controller, ignored when a caller sends it. */
+  caller: string;
 }
 
 export interface StreamAccepted {
@@ -352,6 +359,7 @@ function createBaseCapabilityDescriptor(): CapabilityDescriptor {
     streaming: 0,
     resources: undefined,
     idempotent: false,
+    inputMediaTypes: [],
   };
 }
 
@@ -383,6 +391,9 @@ export const CapabilityDescriptor: MessageFns<CapabilityDescriptor> = {
     }
     if (message.idempotent !== false) {
       writer.uint32(72).bool(message.idempotent);
+    }
+    for (const v of message.inputMediaTypes) {
+      writer.uint32(82).string(v!);
     }
     return writer;
   },
@@ -472,6 +483,14 @@ export const CapabilityDescriptor: MessageFns<CapabilityDescriptor> = {
             message.idempotent = reader.bool();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.inputMediaTypes.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -507,6 +526,11 @@ export const CapabilityDescriptor: MessageFns<CapabilityDescriptor> = {
       streaming: isSet(object.streaming) ? streamingModeFromJSON(object.streaming) : 0,
       resources: isSet(object.resources) ? Resources.fromJSON(object.resources) : undefined,
       idempotent: isSet(object.idempotent) ? globalThis.Boolean(object.idempotent) : false,
+      inputMediaTypes: globalThis.Array.isArray(object?.inputMediaTypes)
+        ? object.inputMediaTypes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.input_media_types)
+        ? object.input_media_types.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -539,6 +563,9 @@ export const CapabilityDescriptor: MessageFns<CapabilityDescriptor> = {
     if (message.idempotent !== false) {
       obj.idempotent = message.idempotent;
     }
+    if (message.inputMediaTypes?.length) {
+      obj.inputMediaTypes = message.inputMediaTypes;
+    }
     return obj;
   },
 
@@ -558,6 +585,7 @@ export const CapabilityDescriptor: MessageFns<CapabilityDescriptor> = {
       ? Resources.fromPartial(object.resources)
       : undefined;
     message.idempotent = object.idempotent ?? false;
+    message.inputMediaTypes = object.inputMediaTypes?.map((e) => e) || [];
     return message;
   },
 };
@@ -964,7 +992,7 @@ export const StreamFrame: MessageFns<StreamFrame> = {
 };
 
 function createBaseStreamOpen(): StreamOpen {
-  return { capability: "", version: "", contentType: "", requestId: "" };
+  return { capability: "", version: "", contentType: "", requestId: "", caller: "" };
 }
 
 export const StreamOpen: MessageFns<StreamOpen> = {
@@ -980,6 +1008,9 @@ export const StreamOpen: MessageFns<StreamOpen> = {
     }
     if (message.requestId !== "") {
       writer.uint32(34).string(message.requestId);
+    }
+    if (message.caller !== "") {
+      writer.uint32(42).string(message.caller);
     }
     return writer;
   },
@@ -1029,6 +1060,14 @@ export const StreamOpen: MessageFns<StreamOpen> = {
             message.requestId = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.caller = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1055,6 +1094,7 @@ export const StreamOpen: MessageFns<StreamOpen> = {
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
+      caller: isSet(object.caller) ? globalThis.String(object.caller) : "",
     };
   },
 
@@ -1072,6 +1112,9 @@ export const StreamOpen: MessageFns<StreamOpen> = {
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
     }
+    if (message.caller !== "") {
+      obj.caller = message.caller;
+    }
     return obj;
   },
 
@@ -1084,6 +1127,7 @@ export const StreamOpen: MessageFns<StreamOpen> = {
     message.version = object.version ?? "";
     message.contentType = object.contentType ?? "";
     message.requestId = object.requestId ?? "";
+    message.caller = object.caller ?? "";
     return message;
   },
 };

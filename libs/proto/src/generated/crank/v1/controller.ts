@@ -303,6 +303,7 @@ export interface CapabilitySummary {
   streaming: StreamingMode;
   inputSchemaJson: string;
   outputSchemaJson: string;
+  inputMediaTypes: string[];
 }
 
 export interface ListCapabilitiesResponse {
@@ -1448,6 +1449,7 @@ function createBaseCapabilitySummary(): CapabilitySummary {
     streaming: 0,
     inputSchemaJson: "",
     outputSchemaJson: "",
+    inputMediaTypes: [],
   };
 }
 
@@ -1473,6 +1475,9 @@ export const CapabilitySummary: MessageFns<CapabilitySummary> = {
     }
     if (message.outputSchemaJson !== "") {
       writer.uint32(58).string(message.outputSchemaJson);
+    }
+    for (const v of message.inputMediaTypes) {
+      writer.uint32(66).string(v!);
     }
     return writer;
   },
@@ -1546,6 +1551,14 @@ export const CapabilitySummary: MessageFns<CapabilitySummary> = {
             message.outputSchemaJson = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.inputMediaTypes.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1579,6 +1592,11 @@ export const CapabilitySummary: MessageFns<CapabilitySummary> = {
         : isSet(object.output_schema_json)
         ? globalThis.String(object.output_schema_json)
         : "",
+      inputMediaTypes: globalThis.Array.isArray(object?.inputMediaTypes)
+        ? object.inputMediaTypes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.input_media_types)
+        ? object.input_media_types.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1605,6 +1623,9 @@ export const CapabilitySummary: MessageFns<CapabilitySummary> = {
     if (message.outputSchemaJson !== "") {
       obj.outputSchemaJson = message.outputSchemaJson;
     }
+    if (message.inputMediaTypes?.length) {
+      obj.inputMediaTypes = message.inputMediaTypes;
+    }
     return obj;
   },
 
@@ -1620,6 +1641,7 @@ export const CapabilitySummary: MessageFns<CapabilitySummary> = {
     message.streaming = object.streaming ?? 0;
     message.inputSchemaJson = object.inputSchemaJson ?? "";
     message.outputSchemaJson = object.outputSchemaJson ?? "";
+    message.inputMediaTypes = object.inputMediaTypes?.map((e) => e) || [];
     return message;
   },
 };

@@ -1,0 +1,41 @@
+/** The help text of `crank`, printed by `crank help`, `--help`, and (to stderr) on a usage error. */
+export const USAGE = `Usage: crank <command> [options]
+
+Commands:
+  capabilities                 list capabilities: versions, live workers, streaming mode, schemas
+  workers                      list registered workers
+  invoke <capability>          call a capability and print its output
+      --json '<json>'          input as JSON text
+      --file <path>            input from a file, or - for stdin; piped stdin is read when
+                               neither --json nor --file is given
+      --content-type <type>    send the file or stdin as raw bytes of this type (e.g. application/pdf)
+      --version <range>        semver range of the capability (e.g. ^1.0.0)
+      --timeout <ms>           deadline of the call
+                               A unary capability takes the input as one JSON document (or the
+                               bytes) and prints {workerId, version, output}. A streaming one takes
+                               JSON lines, one record per line (or raw 64 KiB chunks with
+                               --content-type) and prints each output record as it arrives, one
+                               JSON per line (bytes as they are). Ctrl-C cancels the call.
+  enroll                       get (or renew) this caller's certificate
+  keys <create|list|revoke>    API keys of the controller's HTTP API (crank keys --help)
+  help                         print this help
+
+Options for every command:
+  --controller <host:port>     controller gRPC address (CRANK_CONTROLLER_URL, default 127.0.0.1:8443)
+  --data-dir <dir>             controller data dir with ca.crt and bootstrap-token (CRANK_DATA_DIR,
+                               default ./.crank)
+  --home <dir>                 this caller's own dir for its keys and certificates (CRANK_HOME,
+                               default ~/.config/crank)
+  --name <name>                caller name in the certificate (default cli-$USER)
+  -h, --help                   print this help
+
+Exit status: 0 done, 1 the call failed, 2 usage error, 130 cancelled (Ctrl-C).
+`;
+
+/** Thrown when the command line is wrong: `crank` prints the message and the usage, and exits 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}

@@ -5,8 +5,8 @@ import {
   ControllerClient,
   InvokeRequest,
   Payload,
-  StreamingMode as WireStreamingMode,
   StreamOpen,
+  streamingModeFromWire,
   type CapabilitySummary,
   type WorkerSummary,
 } from '@crank/proto';
@@ -70,13 +70,6 @@ export interface WorkerInfo {
   lastHeartbeat: Date;
   capabilities: { id: string; version: string; ready: boolean; inFlight: number; reason: string }[];
 }
-
-const STREAMING_MODE: Partial<Record<WireStreamingMode, StreamingMode>> = {
-  [WireStreamingMode.STREAMING_MODE_NONE]: 'none',
-  [WireStreamingMode.STREAMING_MODE_INPUT]: 'input',
-  [WireStreamingMode.STREAMING_MODE_OUTPUT]: 'output',
-  [WireStreamingMode.STREAMING_MODE_BIDI]: 'bidi',
-};
 
 /**
  * Typed client of a Crank controller over mTLS.
@@ -214,7 +207,7 @@ export class CrankClient {
       version: c.version,
       description: c.description,
       liveWorkers: c.liveWorkers,
-      streaming: STREAMING_MODE[c.streaming] ?? 'none',
+      streaming: streamingModeFromWire(c.streaming),
       inputSchema: parseSchema(c.inputSchemaJson, `capabilities[${index}].inputSchemaJson`),
       outputSchema: parseSchema(c.outputSchemaJson, `capabilities[${index}].outputSchemaJson`),
     }));

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { credentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
+import { WIRE_LIMITS } from '@crank/proto';
 
 /** The name in the controller's certificate that clients verify, whatever address they dial. */
 export const CONTROLLER_NAME = 'crank-controller';
@@ -20,8 +21,8 @@ export function controllerChannelOptions(): ChannelOptions {
   return {
     'grpc.ssl_target_name_override': CONTROLLER_NAME,
     'grpc.default_authority': CONTROLLER_NAME,
-    'grpc.max_receive_message_length': 64 * 1024 * 1024,
-    'grpc.max_send_message_length': 64 * 1024 * 1024,
+    'grpc.max_receive_message_length': WIRE_LIMITS.maxMessageBytes,
+    'grpc.max_send_message_length': WIRE_LIMITS.maxMessageBytes,
     'grpc.keepalive_time_ms': 30_000,
   };
 }

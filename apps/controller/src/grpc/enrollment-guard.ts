@@ -52,7 +52,12 @@ export class EnrollmentGuard {
   /** Records a failed attempt and logs it (rate-limited). */
   failed(peer: string, identity: string, reason: string): void {
     const now = this.now();
-    const record = this.current(peer) ?? { failures: 0, lastFailureAt: now, lastLoggedAt: 0, unlogged: 0 };
+    const record = this.current(peer) ?? {
+      failures: 0,
+      lastFailureAt: now,
+      lastLoggedAt: Number.NEGATIVE_INFINITY,
+      unlogged: 0,
+    };
     record.failures += 1;
     record.unlogged += 1;
     record.lastFailureAt = now;

@@ -37,7 +37,7 @@ export function installInvokeEdge(fastify: FastifyInstance, core: ControllerCore
       }
       core.router.admit(capability, range);
       const length = Number(request.headers['content-length'] ?? 0);
-      if (Number.isFinite(length) && !core.budget.fits(length)) core.budget.take(length);
+      if (Number.isFinite(length)) core.budget.check(length);
       done();
     } catch (error) {
       if (!(error instanceof CrankError)) {

@@ -23,17 +23,25 @@ export class ByteBudget {
   }
 
   /**
+   * Refuses `bytes` that would not fit now, without taking them (a check at the edge, before a
+   * body is read).
+   * @throws CrankError RESOURCE_EXHAUSTED
+   */
+  check(bytes: number): void {
+    if (this.fits(bytes)) return;
+    throw new CrankError(
+      'RESOURCE_EXHAUSTED',
+      `payloads in flight would pass the controller's limit of ${this.limitBytes} bytes; try again shortly`,
+      { details: { limitBytes: this.limitBytes, retryAfterSeconds: 1 } },
+    );
+  }
+
+  /**
    * Takes `bytes`; the returned function gives them back (once, however often it is called).
    * @throws CrankError RESOURCE_EXHAUSTED when they do not fit
    */
   take(bytes: number): () => void {
-    if (!this.fits(bytes)) {
-      throw new CrankError(
-        'RESOURCE_EXHAUSTED',
-        `payloads in flight would pass the controller's limit of ${this.limitBytes} bytes; try again shortly`,
-        { details: { limitBytes: this.limitBytes, retryAfterSeconds: 1 } },
-      );
-    }
+    this.check(bytes);
     this.held += bytes;
     let returned = false;
     return () => {

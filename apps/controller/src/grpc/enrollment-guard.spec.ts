@@ -1,10 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { EnrollmentGuard, peerHost } from './enrollment-guard.js';
 
-function recordingLogger(): { logger: ReturnType<typeof pino>; lines: Record<string, unknown>[] } {
+function recordingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const logger: Logger = pino(
+    { level: 'info' },
+    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   return { logger, lines };
 }
 

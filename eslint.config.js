@@ -5,7 +5,15 @@ import importX from 'eslint-plugin-import-x';
 import prettier from 'eslint-config-prettier';
 import jsoncParser from 'jsonc-eslint-parser';
 
-/** Which project tags each tag may depend on (DESIGN.md section 1). Apps are never importable. */
+/**
+ * Which project tags each tag may depend on (DESIGN.md section 1). Apps are never importable, with
+ * one exception: the controller is also published as a package (`@crank/controller`) so that
+ * `@crank/testkit` can embed one in a worker author's tests. Its project.json says
+ * `"projectType": "library"` for that reason only (Nx forbids importing an application outright,
+ * whatever the tags); it stays a deployable, tagged `type:app`. Testkit is tagged `type:testing`
+ * rather than `type:lib`, so the rule that keeps every lib off apps does not apply to it, and its
+ * own list names `scope:controller`; no other lib may depend on the controller.
+ */
 export const depConstraints = [
   { sourceTag: 'scope:proto', onlyDependOnLibsWithTags: [] },
   { sourceTag: 'scope:capabilities', onlyDependOnLibsWithTags: [] },
@@ -17,6 +25,7 @@ export const depConstraints = [
   {
     sourceTag: 'scope:testkit',
     onlyDependOnLibsWithTags: [
+      'scope:controller',
       'scope:worker-runtime',
       'scope:controller-client',
       'scope:capabilities',
@@ -28,6 +37,7 @@ export const depConstraints = [
   {
     sourceTag: 'scope:e2e',
     onlyDependOnLibsWithTags: [
+      'scope:controller',
       'scope:testkit',
       'scope:worker-runtime',
       'scope:controller-client',
@@ -35,7 +45,8 @@ export const depConstraints = [
       'scope:proto',
     ],
   },
-  { sourceTag: 'type:lib', notDependOnLibsWithTags: ['type:app', 'type:e2e'] },
+  { sourceTag: 'type:lib', notDependOnLibsWithTags: ['type:app', 'type:e2e', 'type:testing'] },
+  { sourceTag: 'type:testing', notDependOnLibsWithTags: ['type:e2e'] },
 ];
 
 export default [
@@ -94,7 +105,7 @@ export default [
     rules: { '@typescript-eslint/explicit-module-boundary-types': 'off' },
   },
   {
-    files: ['libs/*/package.json'],
+    files: ['libs/*/package.json', 'apps/controller/package.json'],
     languageOptions: { parser: jsoncParser },
     rules: {
       '@nx/dependency-checks': [
@@ -109,6 +120,9 @@ export default [
             '{projectRoot}/test/**/*',
             '{projectRoot}/jest.config.js',
           ],
+          // The controller (a published app) needs these at run time though it imports neither:
+          // @nestjs/swagger loads @fastify/static for /docs, and @nestjs/core needs rxjs.
+          ignoredDependencies: ['@fastify/static', 'rxjs'],
         },
       ],
     },

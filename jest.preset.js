@@ -32,6 +32,8 @@ export function jestConfig(projectRoot) {
       ...Object.fromEntries(
         libs.map((lib) => [`^@crank/${lib}$`, join(workspaceRoot, 'libs', lib, 'src/index.ts')]),
       ),
+      // The controller is an app that is also a package, embedded by @crank/testkit.
+      '^@crank/controller$': join(workspaceRoot, 'apps/controller/src/index.ts'),
       '^(\\.{1,2}/.*)\\.js$': '$1',
     },
     testTimeout: 30_000,

@@ -40,15 +40,46 @@ async function boundaryErrors(filePath, code) {
     .map((m) => m.message);
 }
 
-test('a worker app importing the controller app fails lint', async () => {
+test('a worker app importing the controller fails lint', async () => {
   const errors = await boundaryErrors(
     'apps/worker-streaming/src/boundary-fixture.ts',
-    "import { createControllerApp } from '@crank/app-controller';\nexport const app = createControllerApp;\n",
+    "import { createControllerApp } from '@crank/controller';\nexport const app = createControllerApp;\n",
+  );
+  assert.ok(
+    errors.some((m) => m.includes('scope:worker')),
+    `expected a tag constraint error, got ${errors}`,
+  );
+});
+
+test('an app importing another app by package name fails lint', async () => {
+  const errors = await boundaryErrors(
+    'apps/worker-streaming/src/boundary-fixture.ts',
+    "import { x } from '@crank/app-worker-echo';\nexport const y = x;\n",
   );
   assert.ok(
     errors.some((m) => m.includes('Apps cannot be imported')),
     `expected an app-import error, got ${errors}`,
   );
+});
+
+test('a lib other than the testkit importing the controller fails lint', async () => {
+  const errors = await boundaryErrors(
+    'libs/worker-runtime/src/boundary-fixture.ts',
+    "import { createControllerApp } from '@crank/controller';\nexport const app = createControllerApp;\n",
+  );
+  assert.ok(
+    errors.some((m) => m.includes('type:lib') || m.includes('scope:worker-runtime')),
+    `expected a tag constraint error, got ${errors}`,
+  );
+});
+
+test('the testkit may embed the controller', async () => {
+  // Imported on first use, as libs/testkit/src/test-cluster.ts does (Nx then forbids static imports).
+  const errors = await boundaryErrors(
+    'libs/testkit/src/boundary-fixture.ts',
+    "export const load = () => import('@crank/controller');\n",
+  );
+  assert.deepEqual(errors, []);
 });
 
 test('an app importing another app by relative path fails lint', async () => {

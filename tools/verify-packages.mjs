@@ -1,13 +1,17 @@
 #!/usr/bin/env node
-// Packs each publishable lib with `npm pack`, installs the tarballs into a scratch project outside
-// the repo, and imports every package from plain Node as ESM (the packages are ESM-only, like
-// NestJS 12). Proves the published shape: exports map, built .d.ts, dependencies declared, and the
-// @crank/* packages resolving each other from tarballs rather than from the workspace.
+// Packs each published package with `npm pack` (the libs and the controller), then walks a worker
+// author's first hour with the tarballs in scratch projects outside the repo (tools/author-path.mjs:
+// the README's plain worker without NestJS, the controller's bin, the CLI, the testkit's
+// conformance run and its README's node:test and jest files), and finally imports every entry point
+// from plain Node as ESM (the packages are ESM-only, like NestJS 12). Proves the published shape:
+// exports maps, bins, built .d.ts, dependencies declared, and the @crank/* packages resolving each
+// other from tarballs rather than from the workspace.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkAuthorPath } from './author-path.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** The published packages. */
@@ -17,6 +21,7 @@ const PACKAGES = [
   'libs/controller-client',
   'libs/worker-runtime',
   'libs/testkit',
+  'apps/controller',
 ];
 /** Entry points imported from the scratch project, each with exports that must be there. */
 const ENTRIES = [
@@ -31,8 +36,14 @@ const ENTRIES = [
   { name: '@crank/controller-client', exports: ['CrankClient', 'connectClient', 'enroll'] },
   { name: '@crank/worker-runtime', exports: ['startWorker', 'serve', 'CrankWorker', 'CapabilityError'] },
   { name: '@crank/worker-runtime/nest', exports: ['CrankWorkerModule', 'CapabilityHandler'] },
-  { name: '@crank/testkit', exports: ['runConformance', 'assertConformance'] },
+  {
+    name: '@crank/testkit',
+    exports: ['runConformance', 'assertConformance', 'startTestCluster', 'callHandler', 'mockContext'],
+  },
+  { name: '@crank/controller', exports: ['createControllerApp'] },
 ];
+/** Command-line entry points, each with a file the tarball must ship. */
+const BINS = { '@crank/controller-client': ['crank'], '@crank/controller': ['crank-controller'] };
 /** Optional peers a NestJS worker brings itself; installed so the `/nest` entry can load. */
 const NEST_PEERS = [
   '@nestjs/common@^12.5.0',
@@ -81,26 +92,23 @@ try {
     }
     const leaked = files.filter((f) => f.endsWith('.spec.js') || f.startsWith('src/'));
     if (leaked.length > 0) throw new Error(`${manifest.name}: tarball ships ${leaked.join(', ')}`);
+    for (const bin of BINS[manifest.name] ?? []) {
+      const target = manifest.bin?.[bin]?.replace(/^\.\//, '');
+      if (!target || !files.includes(target))
+        throw new Error(`${manifest.name}: bin "${bin}" missing from package.json or the tarball`);
+      if (!readFileSync(join(root, dir, target), 'utf8').startsWith('#!/usr/bin/env node\n'))
+        throw new Error(`${manifest.name}: bin "${bin}" (${target}) has no "#!/usr/bin/env node" line`);
+    }
     tarballs.push({ name: manifest.name, file: join(scratch, packed.filename), size: packed.size });
   }
 
-  writeFileSync(
-    join(scratch, 'package.json'),
-    JSON.stringify({ name: 'scratch', private: true, type: 'module' }),
-  );
-  run(
-    'npm',
-    [
-      'install',
-      '--no-audit',
-      '--no-fund',
-      '--prefer-offline',
-      '--loglevel=error',
-      ...tarballs.map((t) => t.file),
-      ...NEST_PEERS,
-    ],
-    scratch,
-  );
+  const project = await checkAuthorPath({
+    root,
+    scratch: join(scratch, 'author-path'),
+    tarballs: new Map(tarballs.map((t) => [t.name, t.file])),
+    extraInstall: NEST_PEERS,
+    log: (line) => console.log(line),
+  });
 
   const check = ENTRIES.map(
     (t) => `{
@@ -110,19 +118,19 @@ try {
   console.log('  ' + ${JSON.stringify(t.name)} + ': ' + Object.keys(m).length + ' exports');
 }`,
   ).join('\n');
-  writeFileSync(join(scratch, 'check.mjs'), check);
-  const output = run(process.execPath, ['check.mjs'], scratch);
+  writeFileSync(join(project, 'check.mjs'), check);
+  const output = run(process.execPath, ['check.mjs'], project);
   // Nested copies would mean a tarball's @crank dependency was resolved from somewhere else.
   for (const t of tarballs) {
-    if (!existsSync(join(scratch, 'node_modules', t.name, 'package.json')))
+    if (!existsSync(join(project, 'node_modules', t.name, 'package.json')))
       throw new Error(`${t.name} not installed`);
   }
-  const nested = run('npm', ['ls', '--all', '--parseable'], scratch)
+  const nested = run('npm', ['ls', '--all', '--parseable'], project)
     .split('\n')
     .filter((line) => /node_modules\/@crank\/[^/]+\/node_modules\/@crank\//.test(line));
   if (nested.length > 0) throw new Error(`nested @crank copies: ${nested.join(', ')}`);
   console.log(
-    `verify-packages: ${tarballs.length} packages packed, installed outside the repo, ${ENTRIES.length} entry points imported as ESM:`,
+    `verify-packages: ${tarballs.length} packages packed, the author path walked outside the repo, ${ENTRIES.length} entry points imported as ESM:`,
   );
   process.stdout.write(output);
 } finally {

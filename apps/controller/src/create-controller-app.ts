@@ -14,6 +14,7 @@ import {
 } from './config/controller-config.js';
 import type { ControllerCore } from './controller-core.js';
 import { createControllerService } from './grpc/controller-service.js';
+import { longDeadlineGuard } from './grpc/long-deadline-guard.js';
 import { HttpAccess } from './http/http-access.js';
 import { clientErrorHandler, installInvokeEdge } from './http/invoke-edge.js';
 import { HttpErrorFilter } from './http/http-error-filter.js';
@@ -34,6 +35,12 @@ const VERSION = (
 
 export interface CreateControllerOptions extends ControllerConfigInit {
   logger?: Logger;
+  /**
+   * Whether `/docs` serves the Swagger UI page (static files, through `@fastify/static`);
+   * `/docs/json` is served either way. Embedded controllers in tests turn it off: jest's module
+   * loader on Node 20 cannot load the UI's ESM-only dependencies from CommonJS. @default true
+   */
+  docsUi?: boolean;
 }
 
 /** A started controller. */
@@ -141,6 +148,7 @@ export async function createControllerApp(
   const grpcServer = new Server({
     'grpc.max_receive_message_length': WIRE_LIMITS.maxMessageBytes,
     'grpc.max_send_message_length': WIRE_LIMITS.maxMessageBytes,
+    interceptors: [longDeadlineGuard],
   });
   grpcServer.addService(
     ControllerService,
@@ -225,7 +233,10 @@ export async function createControllerApp(
       .setVersion(VERSION)
       .build(),
   );
-  SwaggerModule.setup('docs', http, document, { jsonDocumentUrl: 'docs/json' });
+  SwaggerModule.setup('docs', http, document, {
+    jsonDocumentUrl: 'docs/json',
+    ui: options.docsUi ?? true,
+  });
   await http.listen(httpAt.port, httpAt.host);
   const httpAddress = http.getHttpServer().address();
   const httpPort = typeof httpAddress === 'object' && httpAddress ? httpAddress.port : httpAt.port;

@@ -58,6 +58,12 @@ export class MtlsListener {
         noDelay: true,
       },
       (socket: TLSSocket) => {
+        // A handshake that began before close() may end after it, and after destroyConnections():
+        // nothing would ever read or end that socket, and it would keep the process alive.
+        if (!tlsServer.listening) {
+          socket.destroy();
+          return;
+        }
         if (!socket.authorized) {
           const presented = Object.keys(socket.getPeerCertificate()).length > 0;
           if (presented || !options.allowAnonymous) {

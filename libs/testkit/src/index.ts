@@ -1,17 +1,51 @@
 /**
- * Conformance kit for worker authors: run your worker against a controller and check that it
- * keeps the platform's contract.
+ * Test kit for worker authors: run a worker against an embedded controller, call a handler
+ * in-process with a mock context, and check that a worker keeps the platform's contract.
  *
  * @example
  * ```ts
- * import { connectClient } from '@crank/controller-client';
- * import { assertConformance, runConformance } from '@crank/testkit';
+ * import { assertConformance, callHandler, runConformance, startTestCluster } from '@crank/testkit';
  *
- * const client = await connectClient({ name: 'ci' });
+ * // In-process, no controller: input and output checked against the capability's schemas.
+ * assert.deepEqual(await callHandler(served, { text: 'abc' }), { text: 'cba' });
+ *
+ * // An embedded controller (needs @crank/controller installed), the worker, and a client.
+ * const cluster = await startTestCluster({ capabilities: [served] });
  * assertConformance(
- *   await runConformance({ client, capability: myCapability, cases: [{ name: 'echo', input: { message: 'hi' } }] }),
+ *   await runConformance({
+ *     cluster,
+ *     capability: reverse,
+ *     cases: [{ name: 'reverses', input: { text: 'abc' } }],
+ *   }),
  * );
+ * await cluster.close();
  * ```
  */
-export { assertConformance, runConformance } from './conformance.js';
-export type { ConformanceCase, ConformanceOptions, ConformanceResult } from './conformance.js';
+export { callHandler, type AnyHandler, type CallHandlerOptions } from './call-handler.js';
+export { CANCELLATION_CASE, type ConformanceCancellation } from './cancellation-check.js';
+export {
+  SCHEMA_CASE,
+  runConformance,
+  type ConformanceCase,
+  type ConformanceOptions,
+  type ConformanceStreamCase,
+} from './conformance.js';
+export {
+  assertConformance,
+  type AssertConformanceOptions,
+  type ConformanceResult,
+  type ConformanceStatus,
+} from './conformance-result.js';
+export type { HandlerRun } from './handler-runs.js';
+export {
+  mockContext,
+  type LogRecord,
+  type MockContextOptions,
+  type MockHandlerContext,
+} from './mock-context.js';
+export {
+  startTestCluster,
+  type TestCluster,
+  type TestClusterOptions,
+  type TestWorkerOptions,
+} from './test-cluster.js';

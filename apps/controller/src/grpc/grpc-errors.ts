@@ -27,6 +27,13 @@ export interface WorkerFailure {
   retryable: boolean;
 }
 
+/**
+ * A caller that cancels this close to its deadline, or later, is taken to have run out of time:
+ * its deadline and the controller's copy (read from `grpc-timeout` on arrival) differ by the
+ * request's transit, which grows on a loaded machine.
+ */
+export const DEADLINE_SLACK_MS = 250;
+
 /** Codes a worker answers when it refuses a call before accepting it: try another worker. */
 const REFUSALS: ReadonlySet<string> = new Set(['UNAVAILABLE', 'MODEL_NOT_READY', 'RESOURCE_EXHAUSTED']);
 
@@ -45,9 +52,24 @@ export function readWorkerFailure(
     accepted: boolean;
     /** Whether the caller cancelled (its own signal aborted). */
     callerAborted: boolean;
+    /** The call's deadline (epoch ms), when it has one. */
+    deadlineMs?: number;
   },
+  now = Date.now(),
 ): WorkerFailure {
   if (call.callerAborted) {
+    // A gRPC caller cancels when its own deadline passes, a moment before the controller's copy
+    // of that deadline does: that is the worker running out of time (outlier detection must count
+    // it, or a hung worker is never ejected while callers use deadlines), not a caller giving up.
+    if (call.deadlineMs !== undefined && now >= call.deadlineMs - DEADLINE_SLACK_MS) {
+      return {
+        error: new CrankError('DEADLINE_EXCEEDED', 'the deadline passed before the worker answered', {
+          cause: failure,
+        }),
+        outcome: 'timeout',
+        retryable: false,
+      };
+    }
     return {
       error: new CrankError('CANCELLED', 'the caller cancelled the call', { cause: failure }),
       outcome: 'abandoned',

@@ -182,6 +182,7 @@ export class InvocationService {
               workerId: lease.worker.id,
               accepted,
               callerAborted: call.signal?.aborted ?? false,
+              deadlineMs: call.deadlineMs,
             }),
           );
         },

@@ -20,6 +20,10 @@ import { clientErrorHandler, installInvokeEdge } from './http/invoke-edge.js';
 import { HttpErrorFilter } from './http/http-error-filter.js';
 import { HttpModule } from './http/http-module.js';
 import { ByteBudget } from './invoke/byte-budget.js';
+import { openJobDatabase } from './jobs/job-database.js';
+import { JobDispatcher } from './jobs/job-dispatcher.js';
+import { JobService } from './jobs/job-service.js';
+import { SqlJobStore } from './jobs/sql-job-store.js';
 import { InvocationService } from './invoke/invocation-service.js';
 import { StreamRelay } from './invoke/stream-relay.js';
 import { ControllerMetrics } from './metrics/controller-metrics.js';
@@ -131,12 +135,49 @@ export async function createControllerApp(
     logger,
   });
   const streams = new StreamRelay({ router, connections, metrics, logger });
+
+  const jobDatabase = await openJobDatabase({
+    url: config.dbUrl,
+    dataDir: config.dataDir,
+    sync: config.dbSync,
+    schema: config.dbSchema,
+  });
+  const jobStore = new SqlJobStore(jobDatabase);
+  const dispatcher = new JobDispatcher({
+    store: jobStore,
+    invocations,
+    router,
+    logger,
+    leaseGraceMs: 10_000,
+    pollIntervalMs: 1_000,
+    retentionMs: config.jobRetentionMs,
+    // Declared below; the dispatcher reports no change before start().
+    onChange: () => jobs.notify(),
+    onFinished: (job, outcome, processingMs) => metrics.jobFinished(job, outcome.state, processingMs),
+  });
+  const jobs = new JobService({
+    store: jobStore,
+    dispatcher,
+    router,
+    catalog: registry.catalog,
+    maxInputBytes: config.jobMaxInputBytes,
+    logger,
+  });
+  metrics.watchJobs(jobs);
+  // A freed slot may let a waiting job run.
+  registry.addListener({ onCapacity: () => dispatcher.wake() });
+  logger.info(
+    { event: 'job_store_opened', store: jobDatabase.dialect, ...(config.dbUrl ? {} : { file: 'jobs.db' }) },
+    'job store ready',
+  );
+
   const core: ControllerCore = {
     config,
     ca,
     registry,
     router,
     invocations,
+    jobs,
     budget,
     metrics,
     logger,
@@ -163,6 +204,7 @@ export async function createControllerApp(
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       logger,
       probe: (worker) => connections.probe(worker),
+      jobs,
     }),
   );
   const listener = await MtlsListener.listen(grpcServer, {
@@ -175,6 +217,7 @@ export async function createControllerApp(
       logger.warn({ event: 'tls_refused', remote, reason }, 'refused a TLS connection'),
   });
   registry.start();
+  await dispatcher.start();
 
   // The controller's own certificate has the same lifetime as the ones it issues; renew it at two
   // thirds of that, for new connections in both directions.
@@ -278,6 +321,8 @@ export async function createControllerApp(
         listener.close();
         http.getHttpServer().close();
       });
+      // No new job attempts from now; running ones get the same grace as calls.
+      const jobsDone = dispatcher.stop(graceMs);
       const grpcDone = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
       const httpDone = http.close().catch(() => undefined);
       const [grpcClean, httpClean] = await Promise.all([withinGrace(grpcDone), withinGrace(httpDone)]);
@@ -286,9 +331,11 @@ export async function createControllerApp(
         listener.destroyConnections();
         if (!httpClean) http.getHttpServer().closeAllConnections();
       });
+      await step('jobs', () => jobsDone);
       await step('registry', () => registry.stop());
       await step('outliers', () => outliers.stop());
       await step('connections', () => connections.closeAll());
+      await step('job-store', () => jobStore.close());
       logger.info(
         { event: 'controller_stopped', tookMs: Date.now() - started, forced: !grpcClean || !httpClean },
         'controller stopped',

@@ -42,6 +42,7 @@ export {
   type LogRecord,
   type MockContextOptions,
   type MockHandlerContext,
+  type ProgressRecord,
 } from './mock-context.js';
 export {
   startTestCluster,

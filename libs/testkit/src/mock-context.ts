@@ -31,6 +31,14 @@ export interface MockContextOptions {
   client?: CrankClient;
   /** Lowest level `ctx.logger` records. @default 'trace' */
   logLevel?: LevelWithSilent;
+  /** `ctx.jobId`: run the handler as an attempt of this job. @default undefined (a plain call) */
+  jobId?: string;
+}
+
+/** One `ctx.progress` report a handler made. */
+export interface ProgressRecord {
+  fraction: number;
+  message: string;
 }
 
 /** One line a handler logged through `ctx.logger`: pino's fields, `level` as its label. */
@@ -44,6 +52,8 @@ export interface LogRecord {
 export interface MockHandlerContext extends HandlerContext {
   /** Lines logged through `ctx.logger` and its children, oldest first. */
   readonly logs: readonly LogRecord[];
+  /** Every `ctx.progress` report, oldest first (none are dropped or rate-limited here). */
+  readonly progressReports: readonly ProgressRecord[];
   /**
    * Aborts `ctx.signal`, as the runtime does when the caller cancels.
    * @param reason @default CrankError CANCELLED "the caller cancelled the call"
@@ -107,6 +117,7 @@ export function mockContext(options: MockContextOptions = {}): MockHandlerContex
   ).child({ capability, version, requestId });
 
   const client = options.client ?? missingClient();
+  const progressReports: ProgressRecord[] = [];
   return {
     signal: abort.signal,
     deadline,
@@ -117,6 +128,9 @@ export function mockContext(options: MockContextOptions = {}): MockHandlerContex
     caller: options.caller ?? 'test-caller',
     workerId: options.workerId ?? 'test-worker',
     contentType: options.contentType ?? 'application/json',
+    jobId: options.jobId,
+    progress: (fraction: number, message = '') => void progressReports.push({ fraction, message }),
+    progressReports,
     client,
     logs,
     abort: (reason?: unknown) =>

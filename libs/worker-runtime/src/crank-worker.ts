@@ -26,6 +26,7 @@ import {
 import { backoffDelayMs, sleep } from './backoff.js';
 import { CapabilitySlots } from './capability-slots.js';
 import { ChannelWatch } from './channel-watch.js';
+import { controllerProgressSink } from './progress-reporter.js';
 import { CertificateRenewer } from './certificate-renewer.js';
 import { createExecuteService } from './execute-service.js';
 import { HealthService } from './health-service.js';
@@ -299,6 +300,10 @@ export class CrankWorker {
         fromController: (call) => peers.lookup(call)?.kind === 'controller',
         drainSignal: this.drainAbort.signal,
         client: () => this.client,
+        progressSink: (report) =>
+          controllerProgressSink((request, metadata, options, callback) =>
+            this.client.raw.reportProgress(request, metadata, options, callback),
+          )(report),
       }),
     );
     server.addService(HealthServiceDefinition, this.health.implementation());

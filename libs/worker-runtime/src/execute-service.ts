@@ -16,6 +16,7 @@ import type { CapabilitySlots, SlotEntry } from './capability-slots.js';
 import type { BinaryOutput, HandlerContext } from './handler.js';
 import { asCrankError, statusOf } from './grpc-status.js';
 import type { WorkerMetrics } from './worker-metrics.js';
+import { ProgressReporter, type ProgressSink } from './progress-reporter.js';
 
 const JSON_TYPE = 'application/json';
 
@@ -31,6 +32,8 @@ export interface ExecuteServiceDeps {
   /** Aborts every running handler (drain deadline passed). */
   drainSignal: AbortSignal;
   client(): CrankClient;
+  /** Sends a job's progress report to the controller. */
+  progressSink: ProgressSink;
 }
 
 /** The server side of a call, as much of it as {@link createExecuteService} uses. */
@@ -49,6 +52,8 @@ interface CallHead {
   requestId: string;
   caller: string;
   contentType: string;
+  /** Set when the call is an attempt of a job. */
+  jobId?: string;
 }
 
 /**
@@ -109,6 +114,9 @@ export function createExecuteService(deps: ExecuteServiceDeps): WorkerServer {
     const onCancel = (): void => abort.abort(new CrankError('CANCELLED', 'the caller cancelled the call'));
     call.once('cancelled', onCancel);
     let logger: Logger | undefined;
+    const progress = head.jobId
+      ? new ProgressReporter(head.jobId, deps.progressSink, () => ctx.logger)
+      : undefined;
     const ctx: HandlerContext = {
       signal: abort.signal,
       deadline,
@@ -127,6 +135,8 @@ export function createExecuteService(deps: ExecuteServiceDeps): WorkerServer {
       caller: head.caller,
       workerId: deps.workerId,
       contentType: head.contentType || JSON_TYPE,
+      jobId: head.jobId,
+      progress: (fraction, message) => progress?.report(fraction, message),
       get client() {
         return deps.client();
       },
@@ -137,6 +147,7 @@ export function createExecuteService(deps: ExecuteServiceDeps): WorkerServer {
       if (finished) return;
       finished = true;
       if (timer) clearTimeout(timer);
+      progress?.end();
       call.removeListener('cancelled', onCancel);
       running.delete(abort);
       const outcome = error === undefined ? 'ok' : asCrankError(error).code;
@@ -185,6 +196,7 @@ export function createExecuteService(deps: ExecuteServiceDeps): WorkerServer {
             requestId: request.requestId,
             caller: request.caller,
             contentType: request.input?.contentType ?? '',
+            jobId: request.jobId || undefined,
           },
           call,
           true,

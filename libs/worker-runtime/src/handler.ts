@@ -21,6 +21,14 @@ export interface HandlerContext {
   readonly workerId: string;
   /** Media type of the input (`application/json` for JSON, else what the caller sent). */
   readonly contentType: string;
+  /** The job this call is an attempt of; undefined for a plain call. */
+  readonly jobId: string | undefined;
+  /**
+   * Reports how far the handler is (0 to 1, with an optional message) to the job's record and
+   * its watchers; rate-limited, never blocks. The same handler serves plain calls, where it does
+   * nothing.
+   */
+  progress(fraction: number, message?: string): void;
   /** Calls other capabilities through the controller with this worker's certificate. */
   readonly client: CrankClient;
 }

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { WIRE_LIMITS } from '@crank/proto';
 
 /** Controller settings. Every field has a default that works on one machine. */
 export interface ControllerConfig {
@@ -41,6 +42,20 @@ export interface ControllerConfig {
    * (`CRANK_SHUTDOWN_GRACE_MS`). @default 10000
    */
   shutdownGraceMs: number;
+  /**
+   * The job store (`CRANK_DB_URL`): empty for SQLite in `<dataDir>/jobs.db`, or
+   * `postgres://user@host:port/db` for PostgreSQL, which several controllers can share.
+   * @default ''
+   */
+  dbUrl: string;
+  /** PostgreSQL schema of the job store (`CRANK_DB_SCHEMA`). @default 'public' */
+  dbSchema: string;
+  /** SQLite durability (`CRANK_DB_SYNC`): `normal` survives a process crash, `full` a power loss. @default 'normal' */
+  dbSync: 'normal' | 'full';
+  /** Largest job input (`CRANK_JOB_MAX_INPUT`, bytes); larger is PAYLOAD_TOO_LARGE. @default 10485760 */
+  jobMaxInputBytes: number;
+  /** How long finished jobs are kept before they are purged (`CRANK_JOB_RETENTION`). @default 7 d */
+  jobRetentionMs: number;
   /**
    * Who may call the HTTP API (`CRANK_HTTP_AUTH`): `none` (anyone who can reach it, so only on a
    * loopback address), `keys` (a bearer API key from `<dataDir>/api-keys.json`, made with
@@ -113,6 +128,11 @@ export function compileControllerConfig(
     outlierConsecutiveTimeouts: init.outlierConsecutiveTimeouts ?? int('CRANK_OUTLIER_TIMEOUTS', 3),
     outlierEjectionMs: init.outlierEjectionMs ?? duration('CRANK_OUTLIER_EJECTION_MS', 10_000),
     shutdownGraceMs: init.shutdownGraceMs ?? duration('CRANK_SHUTDOWN_GRACE_MS', 10_000),
+    dbUrl: init.dbUrl ?? env['CRANK_DB_URL'] ?? '',
+    dbSchema: init.dbSchema ?? env['CRANK_DB_SCHEMA'] ?? 'public',
+    dbSync: init.dbSync ?? dbSync(env['CRANK_DB_SYNC']),
+    jobMaxInputBytes: init.jobMaxInputBytes ?? int('CRANK_JOB_MAX_INPUT', 10 * 1024 * 1024),
+    jobRetentionMs: init.jobRetentionMs ?? duration('CRANK_JOB_RETENTION', 7 * 86_400_000),
     httpAuth: httpAuthMode(init.httpAuth, env['CRANK_HTTP_AUTH']),
     httpAllowedHosts: allowList(
       init.httpAllowedHosts,
@@ -146,6 +166,17 @@ export function compileControllerConfig(
   if (config.maxInflightBytes < 1024) throw new Error('maxInflightBytes: must be at least 1024');
   if (config.outlierConsecutiveTimeouts < 1)
     throw new Error('outlierConsecutiveTimeouts: must be at least 1');
+  if (config.dbUrl && !/^postgres(ql)?:\/\//.test(config.dbUrl)) {
+    throw new Error('dbUrl: CRANK_DB_URL must be a postgres:// URL, or empty for the embedded SQLite store');
+  }
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(config.dbSchema)) {
+    throw new Error(`dbSchema: "${config.dbSchema}" (CRANK_DB_SCHEMA) must be a plain lower-case identifier`);
+  }
+  if (config.jobMaxInputBytes > WIRE_LIMITS.maxMessageBytes) {
+    throw new Error(
+      `jobMaxInputBytes: CRANK_JOB_MAX_INPUT must be at most ${WIRE_LIMITS.maxMessageBytes} (the largest message)`,
+    );
+  }
   return config;
 }
 
@@ -210,6 +241,13 @@ function originEntry(text: string): string | undefined {
   }
   const bare = url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
   return (url.protocol === 'http:' || url.protocol === 'https:') && bare ? url.origin : undefined;
+}
+
+function dbSync(raw: string | undefined): 'normal' | 'full' {
+  const value = (raw ?? '').trim().toLowerCase() || 'normal';
+  if (value !== 'normal' && value !== 'full')
+    throw new Error(`CRANK_DB_SYNC: must be normal or full (got "${raw}")`);
+  return value;
 }
 
 /** Splits `host:port` (IPv6 in brackets); port 0 asks the OS for a free port. */

@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import {
-  status,
   type sendUnaryData,
   type ServerDuplexStream,
   type ServerUnaryCall,
-  type ServerWritableStream,
   type UntypedHandleCall,
 } from '@grpc/grpc-js';
 import { CrankError } from '@crank/capabilities';
@@ -25,7 +23,9 @@ import type { CertificateAuthority } from '../pki/certificate-authority.js';
 import { WorkerIdTakenError, type WorkerRegistry } from '../registry/worker-registry.js';
 import { offerInFlight, workerInFlight, workerState, type WorkerRecord } from '../registry/worker-record.js';
 import type { Router } from '../routing/router.js';
+import type { JobService } from '../jobs/job-service.js';
 import { EnrollmentGuard, peerHost } from './enrollment-guard.js';
+import { createJobHandlers } from './job-handlers.js';
 import { asCrankError, deadlineOf, toGrpcStatus } from './grpc-errors.js';
 import { requirePeer, requireWorkerSelf } from './peer-identity.js';
 
@@ -45,6 +45,7 @@ export interface ControllerServiceDeps {
    * restarted after a crash gets its id back at once instead of after the eviction delay.
    */
   probe(worker: WorkerRecord): Promise<boolean>;
+  jobs: JobService;
 }
 
 /** Answers a unary call from an async function, turning thrown errors into contract statuses. */
@@ -136,8 +137,6 @@ export function createControllerService(deps: ControllerServiceDeps): Controller
       deps.registry.register(request, keyFingerprint);
     }
   };
-  const notYet = (_call: unknown, callback: sendUnaryData<never>): void =>
-    callback({ code: status.UNIMPLEMENTED, details: 'jobs are not served by this controller version' }, null);
 
   const service: ControllerServer = {
     enroll: unary(logger, async (call) => {
@@ -254,16 +253,7 @@ export function createControllerService(deps: ControllerServiceDeps): Controller
       deps.streams.handle(call, peer.id);
     },
 
-    submitJob: notYet,
-    getJob: notYet,
-    cancelJob: notYet,
-    listJobs: notYet,
-    watchJobs: (call: ServerWritableStream<unknown, unknown>) => {
-      call.emit('error', {
-        code: status.UNIMPLEMENTED,
-        details: 'jobs are not served by this controller version',
-      });
-    },
+    ...createJobHandlers({ jobs: deps.jobs, peers, logger }),
   };
   return service as ControllerServer & Record<string, UntypedHandleCall>;
 }

@@ -21,6 +21,10 @@ export interface InvokeCall {
   /** Absolute deadline in epoch ms. */
   deadlineMs?: number;
   signal?: AbortSignal;
+  /** The job this call is an attempt of: the worker's progress reports go to it. */
+  jobId?: string;
+  /** Called each time the call is sent to a worker (once, unless it is retried elsewhere). */
+  onDispatched?: (workerId: string) => void;
 }
 
 export interface InvokeResult {
@@ -121,6 +125,7 @@ export class InvocationService {
           throw error;
         }
       }
+      call.onDispatched?.(lease.worker.id);
       const started = performance.now();
       const result = await this.execute(lease, call).catch((failure: WorkerFailure) => ({ failure }));
       const latencyMs = performance.now() - started;
@@ -162,6 +167,7 @@ export class InvocationService {
       input: call.input,
       requestId: call.requestId,
       caller: call.caller,
+      jobId: call.jobId ?? '',
     });
     return new Promise((resolve, reject) => {
       let accepted = false;

@@ -3,6 +3,8 @@ import type { WorkerRegistry } from '../registry/worker-registry.js';
 import { workerInFlight, workerState } from '../registry/worker-record.js';
 import type { Router } from '../routing/router.js';
 import type { ByteBudget } from '../invoke/byte-budget.js';
+import type { JobService } from '../jobs/job-service.js';
+import type { JobRecord } from '../jobs/job-store.js';
 
 /** Outcome label of `crank_requests_total`: `ok` or the contract error code. */
 export type RequestOutcome = string;
@@ -22,6 +24,8 @@ export class ControllerMetrics {
   readonly duration: Histogram<'capability'>;
   readonly contractViolations: Counter<'capability' | 'worker'>;
   readonly retries: Counter<'capability'>;
+  readonly jobsFinished: Counter<'capability' | 'state'>;
+  readonly jobProcessing: Histogram<'capability'>;
 
   constructor(
     private readonly workers: WorkerRegistry,
@@ -80,6 +84,19 @@ export class ControllerMetrics {
         for (const worker of workers.list()) this.set({ worker: worker.id }, workerInFlight(worker));
       },
     });
+    this.jobsFinished = new Counter({
+      name: 'crank_job_attempts_total',
+      help: 'Job attempts ended by this controller, by capability and the state the job went to.',
+      labelNames: ['capability', 'state'],
+      registers,
+    });
+    this.jobProcessing = new Histogram({
+      name: 'crank_job_processing_seconds',
+      help: 'Time from a job attempt reaching a worker to its end.',
+      labelNames: ['capability'],
+      buckets: [0.005, 0.025, 0.1, 0.5, 1, 5, 30, 120, 600, 3600],
+      registers,
+    });
     new Gauge({
       name: 'crank_inflight_payload_bytes',
       help: 'Payload bytes held for calls in flight (capped by CRANK_MAX_INFLIGHT_BYTES).',
@@ -111,5 +128,48 @@ export class ControllerMetrics {
     const label = this.capabilityLabel(capability);
     this.requests.inc({ capability: label, outcome });
     this.duration.observe({ capability: label }, seconds);
+  }
+
+  /** Counts an ended job attempt. */
+  jobFinished(job: JobRecord, state: string, processingMs: number | undefined): void {
+    const capability = this.capabilityLabel(job.capability);
+    this.jobsFinished.inc({ capability, state });
+    if (processingMs !== undefined) this.jobProcessing.observe({ capability }, processingMs / 1e3);
+  }
+
+  /** Adds the job store's gauges (read at scrape time): jobs by state, due jobs by capability. */
+  watchJobs(jobs: JobService): void {
+    const registers = [this.registry];
+    const label = (id: string): string => this.capabilityLabel(id);
+    let summary: ReturnType<JobService['summary']> | undefined;
+    // One store query serves both gauges of a scrape.
+    const read = (): ReturnType<JobService['summary']> => {
+      summary ??= jobs.summary(0).finally(() => {
+        setImmediate(() => (summary = undefined));
+      });
+      return summary;
+    };
+    new Gauge({
+      name: 'crank_jobs',
+      help: 'Jobs in the store, by state.',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const { byState } = await read();
+        for (const [state, count] of Object.entries(byState)) this.set({ state }, count);
+      },
+    });
+    new Gauge({
+      name: 'crank_job_queue_depth',
+      help: 'Jobs due and waiting for a worker, by capability.',
+      labelNames: ['capability'],
+      registers,
+      async collect() {
+        const { queueDepth } = await read();
+        this.reset();
+        for (const [capability, count] of Object.entries(queueDepth))
+          this.inc({ capability: label(capability) }, count);
+      },
+    });
   }
 }

@@ -218,6 +218,28 @@ export class Router {
     });
   }
 
+  /**
+   * Free slots per capability id now, over the workers in rotation: how many more calls could
+   * start at once without queueing (the job dispatcher claims no more jobs than this).
+   */
+  freeSlots(): Map<string, number> {
+    const free = new Map<string, number>();
+    for (const worker of this.registry.list()) {
+      if (!this.inRotation(worker)) continue;
+      for (const offer of worker.offers.values()) {
+        if (!offer.ready) continue;
+        const left = offer.capability.definition.resources.maxConcurrency - offerInFlight(worker, offer);
+        if (left > 0) free.set(offer.capability.id, (free.get(offer.capability.id) ?? 0) + left);
+      }
+    }
+    for (const [id, queue] of this.queues) {
+      const left = (free.get(id) ?? 0) - queue.length;
+      if (left > 0) free.set(id, left);
+      else free.delete(id);
+    }
+    return free;
+  }
+
   /** Number of calls waiting per capability (for metrics). */
   queueDepths(): Map<string, number> {
     return new Map([...this.queues].map(([id, q]) => [id, q.length]));

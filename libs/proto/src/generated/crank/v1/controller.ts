@@ -358,8 +358,36 @@ export interface Job {
   workerId: string;
   createdAtUnixMs: number;
   updatedAtUnixMs: number;
+  /** When the job is due: its delayed start (run_at), or its next attempt after a retryable failure. */
   nextAttemptAtUnixMs: number;
   idempotencyKey: string;
+  /** 0 to 1, with the handler's message. */
+  progress: number;
+  progressMessage: string;
+  /** Identity of the submitter. */
+  caller: string;
+  startedAtUnixMs: number;
+  finishedAtUnixMs: number;
+  backoffMs: number;
+  cancelRequested: boolean;
+  versionRange: string;
+  /** Filled by GetJob: every transition and progress report, oldest first. */
+  history: JobTransition[];
+}
+
+export interface JobTransition {
+  eventId: number;
+  atUnixMs: number;
+  /** "state" or "progress". */
+  kind: string;
+  from: JobStatus;
+  to: JobStatus;
+  workerId: string;
+  attempt: number;
+  errorCode: string;
+  errorMessage: string;
+  progress: number;
+  message: string;
 }
 
 export interface SubmitJobRequest {
@@ -374,6 +402,23 @@ export interface SubmitJobRequest {
   timeoutMs: number;
   /** A second submit with the same key returns the first job instead of creating another. */
   idempotencyKey: string;
+  /** Not before this time (delayed job); 0 for now. */
+  runAtUnixMs: number;
+  /** First retry delay; doubles on each further retry, with jitter. 0 for the default. */
+  backoffMs: number;
+}
+
+export interface RetryJobRequest {
+  id: string;
+}
+
+export interface ReportProgressRequest {
+  jobId: string;
+  fraction: number;
+  message: string;
+}
+
+export interface ReportProgressResponse {
 }
 
 export interface GetJobRequest {
@@ -404,12 +449,18 @@ export interface ListJobsResponse {
 export interface WatchJobsRequest {
   capability: string;
   jobIds: string[];
+  /** Resume after this event (the last event_id seen); 0 for events from now on. */
+  afterEventId: number;
 }
 
 export interface JobEvent {
   job: Job | undefined;
   previousStatus: JobStatus;
   atUnixMs: number;
+  /** Orders events; pass the last one seen as after_event_id to resume. */
+  eventId: number;
+  /** "state" or "progress". */
+  kind: string;
 }
 
 function createBaseEnrollRequest(): EnrollRequest {
@@ -2292,6 +2343,15 @@ function createBaseJob(): Job {
     updatedAtUnixMs: 0,
     nextAttemptAtUnixMs: 0,
     idempotencyKey: "",
+    progress: 0,
+    progressMessage: "",
+    caller: "",
+    startedAtUnixMs: 0,
+    finishedAtUnixMs: 0,
+    backoffMs: 0,
+    cancelRequested: false,
+    versionRange: "",
+    history: [],
   };
 }
 
@@ -2344,6 +2404,33 @@ export const Job: MessageFns<Job> = {
     }
     if (message.idempotencyKey !== "") {
       writer.uint32(130).string(message.idempotencyKey);
+    }
+    if (message.progress !== 0) {
+      writer.uint32(137).double(message.progress);
+    }
+    if (message.progressMessage !== "") {
+      writer.uint32(146).string(message.progressMessage);
+    }
+    if (message.caller !== "") {
+      writer.uint32(154).string(message.caller);
+    }
+    if (message.startedAtUnixMs !== 0) {
+      writer.uint32(160).int64(message.startedAtUnixMs);
+    }
+    if (message.finishedAtUnixMs !== 0) {
+      writer.uint32(168).int64(message.finishedAtUnixMs);
+    }
+    if (message.backoffMs !== 0) {
+      writer.uint32(176).int64(message.backoffMs);
+    }
+    if (message.cancelRequested !== false) {
+      writer.uint32(184).bool(message.cancelRequested);
+    }
+    if (message.versionRange !== "") {
+      writer.uint32(194).string(message.versionRange);
+    }
+    for (const v of message.history) {
+      JobTransition.encode(v!, writer.uint32(202).fork()).join();
     }
     return writer;
   },
@@ -2489,6 +2576,78 @@ export const Job: MessageFns<Job> = {
             message.idempotencyKey = reader.string();
             continue;
           }
+          case 17: {
+            if (tag !== 137) {
+              break;
+            }
+
+            message.progress = reader.double();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.progressMessage = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.caller = reader.string();
+            continue;
+          }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.startedAtUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.finishedAtUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 22: {
+            if (tag !== 176) {
+              break;
+            }
+
+            message.backoffMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 23: {
+            if (tag !== 184) {
+              break;
+            }
+
+            message.cancelRequested = reader.bool();
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.versionRange = reader.string();
+            continue;
+          }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.history.push(JobTransition.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2547,6 +2706,41 @@ export const Job: MessageFns<Job> = {
         : isSet(object.idempotency_key)
         ? globalThis.String(object.idempotency_key)
         : "",
+      progress: isSet(object.progress) ? globalThis.Number(object.progress) : 0,
+      progressMessage: isSet(object.progressMessage)
+        ? globalThis.String(object.progressMessage)
+        : isSet(object.progress_message)
+        ? globalThis.String(object.progress_message)
+        : "",
+      caller: isSet(object.caller) ? globalThis.String(object.caller) : "",
+      startedAtUnixMs: isSet(object.startedAtUnixMs)
+        ? globalThis.Number(object.startedAtUnixMs)
+        : isSet(object.started_at_unix_ms)
+        ? globalThis.Number(object.started_at_unix_ms)
+        : 0,
+      finishedAtUnixMs: isSet(object.finishedAtUnixMs)
+        ? globalThis.Number(object.finishedAtUnixMs)
+        : isSet(object.finished_at_unix_ms)
+        ? globalThis.Number(object.finished_at_unix_ms)
+        : 0,
+      backoffMs: isSet(object.backoffMs)
+        ? globalThis.Number(object.backoffMs)
+        : isSet(object.backoff_ms)
+        ? globalThis.Number(object.backoff_ms)
+        : 0,
+      cancelRequested: isSet(object.cancelRequested)
+        ? globalThis.Boolean(object.cancelRequested)
+        : isSet(object.cancel_requested)
+        ? globalThis.Boolean(object.cancel_requested)
+        : false,
+      versionRange: isSet(object.versionRange)
+        ? globalThis.String(object.versionRange)
+        : isSet(object.version_range)
+        ? globalThis.String(object.version_range)
+        : "",
+      history: globalThis.Array.isArray(object?.history)
+        ? object.history.map((e: any) => JobTransition.fromJSON(e))
+        : [],
     };
   },
 
@@ -2600,6 +2794,33 @@ export const Job: MessageFns<Job> = {
     if (message.idempotencyKey !== "") {
       obj.idempotencyKey = message.idempotencyKey;
     }
+    if (message.progress !== 0) {
+      obj.progress = floatToJson(message.progress);
+    }
+    if (message.progressMessage !== "") {
+      obj.progressMessage = message.progressMessage;
+    }
+    if (message.caller !== "") {
+      obj.caller = message.caller;
+    }
+    if (message.startedAtUnixMs !== 0) {
+      obj.startedAtUnixMs = Math.round(message.startedAtUnixMs);
+    }
+    if (message.finishedAtUnixMs !== 0) {
+      obj.finishedAtUnixMs = Math.round(message.finishedAtUnixMs);
+    }
+    if (message.backoffMs !== 0) {
+      obj.backoffMs = Math.round(message.backoffMs);
+    }
+    if (message.cancelRequested !== false) {
+      obj.cancelRequested = message.cancelRequested;
+    }
+    if (message.versionRange !== "") {
+      obj.versionRange = message.versionRange;
+    }
+    if (message.history?.length) {
+      obj.history = message.history.map((e) => JobTransition.toJSON(e));
+    }
     return obj;
   },
 
@@ -2630,6 +2851,276 @@ export const Job: MessageFns<Job> = {
     message.updatedAtUnixMs = object.updatedAtUnixMs ?? 0;
     message.nextAttemptAtUnixMs = object.nextAttemptAtUnixMs ?? 0;
     message.idempotencyKey = object.idempotencyKey ?? "";
+    message.progress = object.progress ?? 0;
+    message.progressMessage = object.progressMessage ?? "";
+    message.caller = object.caller ?? "";
+    message.startedAtUnixMs = object.startedAtUnixMs ?? 0;
+    message.finishedAtUnixMs = object.finishedAtUnixMs ?? 0;
+    message.backoffMs = object.backoffMs ?? 0;
+    message.cancelRequested = object.cancelRequested ?? false;
+    message.versionRange = object.versionRange ?? "";
+    message.history = object.history?.map((e) => JobTransition.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseJobTransition(): JobTransition {
+  return {
+    eventId: 0,
+    atUnixMs: 0,
+    kind: "",
+    from: 0,
+    to: 0,
+    workerId: "",
+    attempt: 0,
+    errorCode: "",
+    errorMessage: "",
+    progress: 0,
+    message: "",
+  };
+}
+
+export const JobTransition: MessageFns<JobTransition> = {
+  encode(message: JobTransition, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventId !== 0) {
+      writer.uint32(8).int64(message.eventId);
+    }
+    if (message.atUnixMs !== 0) {
+      writer.uint32(16).int64(message.atUnixMs);
+    }
+    if (message.kind !== "") {
+      writer.uint32(26).string(message.kind);
+    }
+    if (message.from !== 0) {
+      writer.uint32(32).int32(message.from);
+    }
+    if (message.to !== 0) {
+      writer.uint32(40).int32(message.to);
+    }
+    if (message.workerId !== "") {
+      writer.uint32(50).string(message.workerId);
+    }
+    if (message.attempt !== 0) {
+      writer.uint32(56).uint32(message.attempt);
+    }
+    if (message.errorCode !== "") {
+      writer.uint32(66).string(message.errorCode);
+    }
+    if (message.errorMessage !== "") {
+      writer.uint32(74).string(message.errorMessage);
+    }
+    if (message.progress !== 0) {
+      writer.uint32(81).double(message.progress);
+    }
+    if (message.message !== "") {
+      writer.uint32(90).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JobTransition {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJobTransition();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.eventId = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.atUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.from = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.to = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.workerId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.attempt = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.errorCode = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.errorMessage = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.progress = reader.double();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JobTransition {
+    return {
+      eventId: isSet(object.eventId)
+        ? globalThis.Number(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.Number(object.event_id)
+        : 0,
+      atUnixMs: isSet(object.atUnixMs)
+        ? globalThis.Number(object.atUnixMs)
+        : isSet(object.at_unix_ms)
+        ? globalThis.Number(object.at_unix_ms)
+        : 0,
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      from: isSet(object.from) ? jobStatusFromJSON(object.from) : 0,
+      to: isSet(object.to) ? jobStatusFromJSON(object.to) : 0,
+      workerId: isSet(object.workerId)
+        ? globalThis.String(object.workerId)
+        : isSet(object.worker_id)
+        ? globalThis.String(object.worker_id)
+        : "",
+      attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : 0,
+      errorCode: isSet(object.errorCode)
+        ? globalThis.String(object.errorCode)
+        : isSet(object.error_code)
+        ? globalThis.String(object.error_code)
+        : "",
+      errorMessage: isSet(object.errorMessage)
+        ? globalThis.String(object.errorMessage)
+        : isSet(object.error_message)
+        ? globalThis.String(object.error_message)
+        : "",
+      progress: isSet(object.progress) ? globalThis.Number(object.progress) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: JobTransition): unknown {
+    const obj: any = {};
+    if (message.eventId !== 0) {
+      obj.eventId = Math.round(message.eventId);
+    }
+    if (message.atUnixMs !== 0) {
+      obj.atUnixMs = Math.round(message.atUnixMs);
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.from !== 0) {
+      obj.from = jobStatusToJSON(message.from);
+    }
+    if (message.to !== 0) {
+      obj.to = jobStatusToJSON(message.to);
+    }
+    if (message.workerId !== "") {
+      obj.workerId = message.workerId;
+    }
+    if (message.attempt !== 0) {
+      obj.attempt = Math.round(message.attempt);
+    }
+    if (message.errorCode !== "") {
+      obj.errorCode = message.errorCode;
+    }
+    if (message.errorMessage !== "") {
+      obj.errorMessage = message.errorMessage;
+    }
+    if (message.progress !== 0) {
+      obj.progress = floatToJson(message.progress);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<JobTransition>, I>>(base?: I): JobTransition {
+    return JobTransition.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<JobTransition>, I>>(object: I): JobTransition {
+    const message = createBaseJobTransition();
+    message.eventId = object.eventId ?? 0;
+    message.atUnixMs = object.atUnixMs ?? 0;
+    message.kind = object.kind ?? "";
+    message.from = object.from ?? 0;
+    message.to = object.to ?? 0;
+    message.workerId = object.workerId ?? "";
+    message.attempt = object.attempt ?? 0;
+    message.errorCode = object.errorCode ?? "";
+    message.errorMessage = object.errorMessage ?? "";
+    message.progress = object.progress ?? 0;
+    message.message = object.message ?? "";
     return message;
   },
 };
@@ -2643,6 +3134,8 @@ function createBaseSubmitJobRequest(): SubmitJobRequest {
     maxAttempts: 0,
     timeoutMs: 0,
     idempotencyKey: "",
+    runAtUnixMs: 0,
+    backoffMs: 0,
   };
 }
 
@@ -2668,6 +3161,12 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     }
     if (message.idempotencyKey !== "") {
       writer.uint32(58).string(message.idempotencyKey);
+    }
+    if (message.runAtUnixMs !== 0) {
+      writer.uint32(64).int64(message.runAtUnixMs);
+    }
+    if (message.backoffMs !== 0) {
+      writer.uint32(72).int64(message.backoffMs);
     }
     return writer;
   },
@@ -2741,6 +3240,22 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
             message.idempotencyKey = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.runAtUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.backoffMs = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2774,6 +3289,16 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
         : isSet(object.idempotency_key)
         ? globalThis.String(object.idempotency_key)
         : "",
+      runAtUnixMs: isSet(object.runAtUnixMs)
+        ? globalThis.Number(object.runAtUnixMs)
+        : isSet(object.run_at_unix_ms)
+        ? globalThis.Number(object.run_at_unix_ms)
+        : 0,
+      backoffMs: isSet(object.backoffMs)
+        ? globalThis.Number(object.backoffMs)
+        : isSet(object.backoff_ms)
+        ? globalThis.Number(object.backoff_ms)
+        : 0,
     };
   },
 
@@ -2800,6 +3325,12 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     if (message.idempotencyKey !== "") {
       obj.idempotencyKey = message.idempotencyKey;
     }
+    if (message.runAtUnixMs !== 0) {
+      obj.runAtUnixMs = Math.round(message.runAtUnixMs);
+    }
+    if (message.backoffMs !== 0) {
+      obj.backoffMs = Math.round(message.backoffMs);
+    }
     return obj;
   },
 
@@ -2817,6 +3348,232 @@ export const SubmitJobRequest: MessageFns<SubmitJobRequest> = {
     message.maxAttempts = object.maxAttempts ?? 0;
     message.timeoutMs = object.timeoutMs ?? 0;
     message.idempotencyKey = object.idempotencyKey ?? "";
+    message.runAtUnixMs = object.runAtUnixMs ?? 0;
+    message.backoffMs = object.backoffMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseRetryJobRequest(): RetryJobRequest {
+  return { id: "" };
+}
+
+export const RetryJobRequest: MessageFns<RetryJobRequest> = {
+  encode(message: RetryJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetryJobRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetryJobRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetryJobRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: RetryJobRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RetryJobRequest>, I>>(base?: I): RetryJobRequest {
+    return RetryJobRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetryJobRequest>, I>>(object: I): RetryJobRequest {
+    const message = createBaseRetryJobRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseReportProgressRequest(): ReportProgressRequest {
+  return { jobId: "", fraction: 0, message: "" };
+}
+
+export const ReportProgressRequest: MessageFns<ReportProgressRequest> = {
+  encode(message: ReportProgressRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    if (message.fraction !== 0) {
+      writer.uint32(17).double(message.fraction);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportProgressRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportProgressRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.fraction = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportProgressRequest {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      fraction: isSet(object.fraction) ? globalThis.Number(object.fraction) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: ReportProgressRequest): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.fraction !== 0) {
+      obj.fraction = floatToJson(message.fraction);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportProgressRequest>, I>>(base?: I): ReportProgressRequest {
+    return ReportProgressRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportProgressRequest>, I>>(object: I): ReportProgressRequest {
+    const message = createBaseReportProgressRequest();
+    message.jobId = object.jobId ?? "";
+    message.fraction = object.fraction ?? 0;
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseReportProgressResponse(): ReportProgressResponse {
+  return {};
+}
+
+export const ReportProgressResponse: MessageFns<ReportProgressResponse> = {
+  encode(_: ReportProgressResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportProgressResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportProgressResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ReportProgressResponse {
+    return {};
+  },
+
+  toJSON(_: ReportProgressResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportProgressResponse>, I>>(base?: I): ReportProgressResponse {
+    return ReportProgressResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportProgressResponse>, I>>(_: I): ReportProgressResponse {
+    const message = createBaseReportProgressResponse();
     return message;
   },
 };
@@ -3290,7 +4047,7 @@ export const ListJobsResponse: MessageFns<ListJobsResponse> = {
 };
 
 function createBaseWatchJobsRequest(): WatchJobsRequest {
-  return { capability: "", jobIds: [] };
+  return { capability: "", jobIds: [], afterEventId: 0 };
 }
 
 export const WatchJobsRequest: MessageFns<WatchJobsRequest> = {
@@ -3300,6 +4057,9 @@ export const WatchJobsRequest: MessageFns<WatchJobsRequest> = {
     }
     for (const v of message.jobIds) {
       writer.uint32(18).string(v!);
+    }
+    if (message.afterEventId !== 0) {
+      writer.uint32(24).int64(message.afterEventId);
     }
     return writer;
   },
@@ -3333,6 +4093,14 @@ export const WatchJobsRequest: MessageFns<WatchJobsRequest> = {
             message.jobIds.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.afterEventId = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3353,6 +4121,11 @@ export const WatchJobsRequest: MessageFns<WatchJobsRequest> = {
         : globalThis.Array.isArray(object?.job_ids)
         ? object.job_ids.map((e: any) => globalThis.String(e))
         : [],
+      afterEventId: isSet(object.afterEventId)
+        ? globalThis.Number(object.afterEventId)
+        : isSet(object.after_event_id)
+        ? globalThis.Number(object.after_event_id)
+        : 0,
     };
   },
 
@@ -3364,6 +4137,9 @@ export const WatchJobsRequest: MessageFns<WatchJobsRequest> = {
     if (message.jobIds?.length) {
       obj.jobIds = message.jobIds;
     }
+    if (message.afterEventId !== 0) {
+      obj.afterEventId = Math.round(message.afterEventId);
+    }
     return obj;
   },
 
@@ -3374,12 +4150,13 @@ export const WatchJobsRequest: MessageFns<WatchJobsRequest> = {
     const message = createBaseWatchJobsRequest();
     message.capability = object.capability ?? "";
     message.jobIds = object.jobIds?.map((e) => e) || [];
+    message.afterEventId = object.afterEventId ?? 0;
     return message;
   },
 };
 
 function createBaseJobEvent(): JobEvent {
-  return { job: undefined, previousStatus: 0, atUnixMs: 0 };
+  return { job: undefined, previousStatus: 0, atUnixMs: 0, eventId: 0, kind: "" };
 }
 
 export const JobEvent: MessageFns<JobEvent> = {
@@ -3392,6 +4169,12 @@ export const JobEvent: MessageFns<JobEvent> = {
     }
     if (message.atUnixMs !== 0) {
       writer.uint32(24).int64(message.atUnixMs);
+    }
+    if (message.eventId !== 0) {
+      writer.uint32(32).int64(message.eventId);
+    }
+    if (message.kind !== "") {
+      writer.uint32(42).string(message.kind);
     }
     return writer;
   },
@@ -3433,6 +4216,22 @@ export const JobEvent: MessageFns<JobEvent> = {
             message.atUnixMs = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.eventId = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3458,6 +4257,12 @@ export const JobEvent: MessageFns<JobEvent> = {
         : isSet(object.at_unix_ms)
         ? globalThis.Number(object.at_unix_ms)
         : 0,
+      eventId: isSet(object.eventId)
+        ? globalThis.Number(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.Number(object.event_id)
+        : 0,
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
     };
   },
 
@@ -3472,6 +4277,12 @@ export const JobEvent: MessageFns<JobEvent> = {
     if (message.atUnixMs !== 0) {
       obj.atUnixMs = Math.round(message.atUnixMs);
     }
+    if (message.eventId !== 0) {
+      obj.eventId = Math.round(message.eventId);
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
     return obj;
   },
 
@@ -3483,6 +4294,8 @@ export const JobEvent: MessageFns<JobEvent> = {
     message.job = (object.job !== undefined && object.job !== null) ? Job.fromPartial(object.job) : undefined;
     message.previousStatus = object.previousStatus ?? 0;
     message.atUnixMs = object.atUnixMs ?? 0;
+    message.eventId = object.eventId ?? 0;
+    message.kind = object.kind ?? "";
     return message;
   },
 };
@@ -3608,6 +4421,27 @@ export const ControllerService = {
     responseSerialize: (value: JobEvent): Buffer => Buffer.from(JobEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): JobEvent => JobEvent.decode(value),
   },
+  retryJob: {
+    path: "/crank.v1.Controller/RetryJob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RetryJobRequest): Buffer => Buffer.from(RetryJobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RetryJobRequest => RetryJobRequest.decode(value),
+    responseSerialize: (value: Job): Buffer => Buffer.from(Job.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Job => Job.decode(value),
+  },
+  /** From a worker running an attempt of a job: how far its handler is (rate-limited). */
+  reportProgress: {
+    path: "/crank.v1.Controller/ReportProgress" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReportProgressRequest): Buffer =>
+      Buffer.from(ReportProgressRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReportProgressRequest => ReportProgressRequest.decode(value),
+    responseSerialize: (value: ReportProgressResponse): Buffer =>
+      Buffer.from(ReportProgressResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReportProgressResponse => ReportProgressResponse.decode(value),
+  },
 } as const;
 
 export interface ControllerServer extends UntypedServiceImplementation {
@@ -3624,6 +4458,9 @@ export interface ControllerServer extends UntypedServiceImplementation {
   cancelJob: handleUnaryCall<CancelJobRequest, Job>;
   listJobs: handleUnaryCall<ListJobsRequest, ListJobsResponse>;
   watchJobs: handleServerStreamingCall<WatchJobsRequest, JobEvent>;
+  retryJob: handleUnaryCall<RetryJobRequest, Job>;
+  /** From a worker running an attempt of a job: how far its handler is (rate-limited). */
+  reportProgress: handleUnaryCall<ReportProgressRequest, ReportProgressResponse>;
 }
 
 export interface ControllerClient extends Client {
@@ -3792,6 +4629,34 @@ export interface ControllerClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<JobEvent>;
+  retryJob(request: RetryJobRequest, callback: (error: ServiceError | null, response: Job) => void): ClientUnaryCall;
+  retryJob(
+    request: RetryJobRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Job) => void,
+  ): ClientUnaryCall;
+  retryJob(
+    request: RetryJobRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Job) => void,
+  ): ClientUnaryCall;
+  /** From a worker running an attempt of a job: how far its handler is (rate-limited). */
+  reportProgress(
+    request: ReportProgressRequest,
+    callback: (error: ServiceError | null, response: ReportProgressResponse) => void,
+  ): ClientUnaryCall;
+  reportProgress(
+    request: ReportProgressRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReportProgressResponse) => void,
+  ): ClientUnaryCall;
+  reportProgress(
+    request: ReportProgressRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReportProgressResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const ControllerClient = makeGenericClientConstructor(ControllerService, "crank.v1.Controller") as unknown as {

@@ -37,6 +37,8 @@ export interface ExecuteRequest {
   requestId: string;
   /** Identity (certificate CN) of the original caller. */
   caller: string;
+  /** Set when the call runs an attempt of a job: the handler's progress reports go to this job. */
+  jobId: string;
 }
 
 export interface ExecuteResponse {
@@ -44,7 +46,7 @@ export interface ExecuteResponse {
 }
 
 function createBaseExecuteRequest(): ExecuteRequest {
-  return { capability: "", version: "", input: undefined, requestId: "", caller: "" };
+  return { capability: "", version: "", input: undefined, requestId: "", caller: "", jobId: "" };
 }
 
 export const ExecuteRequest: MessageFns<ExecuteRequest> = {
@@ -63,6 +65,9 @@ export const ExecuteRequest: MessageFns<ExecuteRequest> = {
     }
     if (message.caller !== "") {
       writer.uint32(42).string(message.caller);
+    }
+    if (message.jobId !== "") {
+      writer.uint32(50).string(message.jobId);
     }
     return writer;
   },
@@ -120,6 +125,14 @@ export const ExecuteRequest: MessageFns<ExecuteRequest> = {
             message.caller = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -143,6 +156,11 @@ export const ExecuteRequest: MessageFns<ExecuteRequest> = {
         ? globalThis.String(object.request_id)
         : "",
       caller: isSet(object.caller) ? globalThis.String(object.caller) : "",
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
     };
   },
 
@@ -163,6 +181,9 @@ export const ExecuteRequest: MessageFns<ExecuteRequest> = {
     if (message.caller !== "") {
       obj.caller = message.caller;
     }
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
     return obj;
   },
 
@@ -178,6 +199,7 @@ export const ExecuteRequest: MessageFns<ExecuteRequest> = {
       : undefined;
     message.requestId = object.requestId ?? "";
     message.caller = object.caller ?? "";
+    message.jobId = object.jobId ?? "";
     return message;
   },
 };

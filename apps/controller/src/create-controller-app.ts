@@ -148,7 +148,7 @@ export async function createControllerApp(
     invocations,
     router,
     logger,
-    leaseGraceMs: 10_000,
+    leaseGraceMs: config.jobLeaseGraceMs,
     pollIntervalMs: 1_000,
     retentionMs: config.jobRetentionMs,
     // Declared below; the dispatcher reports no change before start().

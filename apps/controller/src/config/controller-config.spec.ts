@@ -31,6 +31,7 @@ describe('compileControllerConfig', () => {
       dbSync: 'normal',
       jobMaxInputBytes: 10_485_760,
       jobRetentionMs: 604_800_000,
+      jobLeaseGraceMs: 10_000,
       httpAuth: 'none',
       httpAllowedHosts: [],
       httpAllowedOrigins: [],

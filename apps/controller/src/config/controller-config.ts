@@ -57,6 +57,11 @@ export interface ControllerConfig {
   /** How long finished jobs are kept before they are purged (`CRANK_JOB_RETENTION`). @default 7 d */
   jobRetentionMs: number;
   /**
+   * Added to a job's timeout to make the lease of an attempt (`CRANK_JOB_LEASE_GRACE_MS`): after
+   * that, a job whose controller died goes back to pending. @default 10000
+   */
+  jobLeaseGraceMs: number;
+  /**
    * Who may call the HTTP API (`CRANK_HTTP_AUTH`): `none` (anyone who can reach it, so only on a
    * loopback address), `keys` (a bearer API key from `<dataDir>/api-keys.json`, made with
    * `crank keys create`) or `mtls` (HTTPS, and a client certificate from the Crank CA).
@@ -133,6 +138,7 @@ export function compileControllerConfig(
     dbSync: init.dbSync ?? dbSync(env['CRANK_DB_SYNC']),
     jobMaxInputBytes: init.jobMaxInputBytes ?? int('CRANK_JOB_MAX_INPUT', 10 * 1024 * 1024),
     jobRetentionMs: init.jobRetentionMs ?? duration('CRANK_JOB_RETENTION', 7 * 86_400_000),
+    jobLeaseGraceMs: init.jobLeaseGraceMs ?? duration('CRANK_JOB_LEASE_GRACE_MS', 10_000),
     httpAuth: httpAuthMode(init.httpAuth, env['CRANK_HTTP_AUTH']),
     httpAllowedHosts: allowList(
       init.httpAllowedHosts,

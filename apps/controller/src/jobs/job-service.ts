@@ -189,6 +189,14 @@ export class JobService {
     return this.options.store.list(filter);
   }
 
+  /**
+   * The id of the newest job event (0 when none). A watch that starts after it misses nothing
+   * written from now on: read it before telling a client that its watch is open.
+   */
+  lastEventId(): Promise<number> {
+    return this.options.store.lastEventId();
+  }
+
   summary(windowMs = 15 * 60_000): Promise<JobSummary> {
     return this.options.store.summary(this.now(), windowMs);
   }

@@ -119,7 +119,7 @@ export interface JobSummary {
   queueDepth: Record<string, number>;
   /** Of the jobs finished in the window: completed / (completed + failed + dead_letter). */
   successRate: number | undefined;
-  /** Milliseconds from due to first start, and from start to finish, over the window. */
+  /** Milliseconds from submit to first start, and from start to finish, over the window. */
   queueWaitMs: Percentiles;
   processingMs: Percentiles;
   windowMs: number;

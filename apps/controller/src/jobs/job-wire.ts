@@ -33,7 +33,8 @@ export function jobToWire(job: JobRecord, timeline: readonly JobEventRecord[] = 
   return Job.fromPartial({
     id: job.id,
     capability: job.capability,
-    version: job.range,
+    // The store keeps the range asked for; the exact version of each attempt is not recorded.
+    version: '',
     versionRange: job.range,
     status: jobStatusOf(job.state),
     priority: job.priority,

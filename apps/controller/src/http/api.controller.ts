@@ -6,6 +6,7 @@ import type { FastifyReply } from 'fastify';
 import { CONTROLLER_CORE, type ControllerCore } from '../controller-core.js';
 import { summarizeCapabilities, summarizeWorkers } from '../grpc/controller-service.js';
 import { JSON_CONTENT_TYPE, isJson } from '../invoke/payloads.js';
+import { httpCaller } from './http-access.js';
 import { deadlineFromHeader, singleQuery } from './invoke-edge.js';
 
 /** The HTTP face of the registry and of routing. */
@@ -84,7 +85,7 @@ export class ApiController {
         data: Buffer.isBuffer(body) ? body : Buffer.alloc(0),
       }),
       requestId: requestId ?? randomUUID(),
-      caller: 'http',
+      caller: httpCaller(reply.request.raw),
       deadlineMs,
       signal: abort.signal,
     });

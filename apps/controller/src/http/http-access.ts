@@ -23,7 +23,20 @@ export interface HttpAccessOptions {
 }
 
 /** Who made a request: an API key or a client certificate, and what it may do. */
+/** Who made each authenticated request, by its raw request: the caller its calls and jobs carry. */
+const callers = new WeakMap<object, string>();
+
+/**
+ * The identity of an HTTP request's caller, as calls and jobs record it: `key:<name>` for an API
+ * key, the certificate's CN with mTLS, `http` without authentication.
+ */
+export function httpCaller(raw: object): string {
+  return callers.get(raw) ?? 'http';
+}
+
 interface Principal {
+  /** The identity calls and jobs record (see {@link httpCaller}). */
+  caller: string;
   /** For logs: `key <id> (<name>)` or `certificate <cn> (<ou>)`. */
   label: string;
   keyId?: string;
@@ -172,6 +185,7 @@ export class HttpAccess {
         log: { scope: access, ...(principal.keyId ? { keyId: principal.keyId } : {}) },
       });
     }
+    callers.set(request.raw, principal.caller);
   }
 
   /** The key of `Authorization: Bearer`, or undefined once a 401 has been sent. */
@@ -207,6 +221,7 @@ export class HttpAccess {
     }
     const { key } = verdict;
     return {
+      caller: `key:${key.name}`,
       label: `API key "${key.id}" (${key.name})`,
       keyId: key.id,
       grants: (scope) => apiKeyGrants(key, scope),
@@ -224,6 +239,7 @@ export class HttpAccess {
       const first = (value: string | string[] | undefined): string =>
         (Array.isArray(value) ? value[0] : value) ?? '?';
       principal = {
+        caller: first(subject?.['CN']),
         label: `certificate ${first(subject?.['CN'])} (${first(subject?.['OU'])})`,
         grants: () => true,
       };

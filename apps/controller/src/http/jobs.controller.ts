@@ -25,6 +25,7 @@ import type { FastifyReply } from 'fastify';
 import { CONTROLLER_CORE, type ControllerCore } from '../controller-core.js';
 import { JOB_STATES } from '../jobs/job-state.js';
 import { JobEventStreams } from './job-events-sse.js';
+import { httpCaller } from './http-access.js';
 import { jobJson, type JobJson } from './job-json.js';
 import {
   ERROR_SCHEMA,
@@ -41,7 +42,6 @@ import { currentLoad, metricsSummaryJson, type MetricsSummaryJson } from './metr
  * Who submits jobs over HTTP. The access hook checks keys and certificates but does not hand the
  * principal to handlers, so every HTTP caller shares this identity (and its idempotency keys).
  */
-const HTTP_CALLER = 'http';
 
 /** Longest window `GET /v1/metrics/summary?windowMs=` takes (a week). */
 const MAX_SUMMARY_WINDOW_MS = 7 * 86_400_000;
@@ -86,7 +86,7 @@ export class JobsController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const request = parseSubmit(body, contentType, query);
-    const { job, created } = await this.core.jobs.submit(request, HTTP_CALLER);
+    const { job, created } = await this.core.jobs.submit(request, httpCaller(reply.request.raw));
     void reply.status(created ? 201 : 200).send(jobJson(job));
   }
 

@@ -13,6 +13,7 @@ import {
 import { errorFromServiceError } from './grpc-error.js';
 import { channelCredentials, controllerChannelOptions, type TlsIdentity } from './identity.js';
 import { openInvocationStream, type InvocationStream } from './invocation-stream.js';
+import { JobsClient } from './jobs-client.js';
 import { fromPayload, JSON_TYPE, toPayload } from './payload.js';
 
 /** Options of one call. */
@@ -79,10 +80,16 @@ export interface WorkerInfo {
  * const client = await connectClient({ name: 'reports' });
  * const { output, workerId } = await client.invoke('debug.echo', { message: 'hi' }, { version: '^1' });
  * const typed = await client.invoke(DEBUG_ECHO, { message: 'hi' }); // output: DebugEchoOutput
+ * const job = await client.jobs.submit(DEBUG_ECHO, { message: 'later' }); // queued, retried, kept
  * ```
  */
 export class CrankClient {
-  protected constructor(private readonly grpc: ControllerClient) {}
+  /** Jobs: submit, follow, wait for, list, cancel and retry queued capability calls. */
+  readonly jobs: JobsClient;
+
+  protected constructor(private readonly grpc: ControllerClient) {
+    this.jobs = new JobsClient(grpc);
+  }
 
   /**
    * A client for `address` speaking mTLS with `identity`. Does no I/O until the first call.

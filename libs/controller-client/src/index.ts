@@ -13,12 +13,31 @@
  * const stream = client.invokeStream(STREAM_AGGREGATE, events);
  * console.log(await stream.accepted); // { workerId, version }
  * for await (const window of stream) console.log(window);
+ *
+ * // Jobs: queued by the controller, retried, kept; followed live or waited for.
+ * const job = await client.jobs.submit(DEBUG_ECHO, { message: 'later' }, { priority: 8 });
+ * const done = await client.jobs.wait(job, { onProgress: (j) => console.log(j.state, j.progress) });
+ * console.log(done.state, done.output, done.error);
  * client.close();
  * ```
  */
 export { CrankClient } from './crank-client.js';
 export type { CallOptions, CapabilityInfo, InvokeResult, WorkerInfo } from './crank-client.js';
 export type { InvocationStream, StreamAcceptance } from './invocation-stream.js';
+export { JobsClient } from './jobs-client.js';
+export type { WaitJobOptions } from './job-wait.js';
+export { JOB_STATES, isTerminalJobState } from './job-info.js';
+export type { JobEventInfo, JobEventKind, JobInfo, JobState, JobTransitionInfo } from './job-info.js';
+export { JOB_SORTS } from './job-options.js';
+export type {
+  JobCallOptions,
+  JobSort,
+  JobsPage,
+  ListAllJobsFilter,
+  ListJobsFilter,
+  SubmitJobOptions,
+} from './job-options.js';
+export type { WatchJobsFilter, WatchJobsOptions } from './job-watch.js';
 export { fromPayload, toPayload } from './payload.js';
 export { callerIdentity, connectClient, defaultCallerName } from './connect.js';
 export type { CallerIdentityOptions, ConnectOptions } from './connect.js';

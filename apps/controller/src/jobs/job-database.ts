@@ -120,7 +120,10 @@ export async function openJobDatabase(options: JobDatabaseOptions): Promise<JobD
     file.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
     file.pragma('busy_timeout = 5000');
     file.pragma('foreign_keys = ON');
-    const db = new Kysely<JobTables>({ dialect: new SqliteDialect({ database: file }), plugins });
+    const db = new Kysely<JobTables>({
+      dialect: new SqliteDialect({ database: withStatementCache(file) }),
+      plugins,
+    });
     database = { db, dialect: 'sqlite' };
   }
   const { error, results } = await new Migrator({
@@ -216,4 +219,35 @@ function migrations(dialect: 'sqlite' | 'postgres'): MigrationProvider {
     },
   };
   return { getMigrations: () => Promise.resolve(all) };
+}
+
+/** Prepared statements kept per database: the job store issues a small set of queries, over and over. */
+const STATEMENT_CACHE_MAX = 256;
+
+/**
+ * The database with `prepare` memoised by SQL text. Kysely prepares every query anew, and
+ * preparing costs about as much as running one of these small statements; a better-sqlite3
+ * statement may be run again and again, so the store's few distinct queries are prepared once.
+ */
+function withStatementCache(database: SQLite.Database): SQLite.Database {
+  const prepared = new Map<string, SQLite.Statement>();
+  const prepare = database.prepare.bind(database);
+  return new Proxy(database, {
+    get(target, property, receiver) {
+      if (property !== 'prepare') {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        // Native methods must run on the database itself, not on the proxy.
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      }
+      return (source: string) => {
+        let statement = prepared.get(source);
+        if (!statement) {
+          statement = prepare(source);
+          if (prepared.size >= STATEMENT_CACHE_MAX) prepared.delete(prepared.keys().next().value as string);
+          prepared.set(source, statement);
+        }
+        return statement;
+      };
+    },
+  });
 }

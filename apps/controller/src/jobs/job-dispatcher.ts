@@ -13,6 +13,12 @@ export const RETRYABLE_JOB_CODES: ReadonlySet<string> = new Set([
   'MODEL_NOT_READY',
 ]);
 
+/**
+ * How long after an attempt reaches a worker its `processing` state is written. Most attempts of
+ * short jobs end sooner, and then write it with their outcome.
+ */
+export const PROCESSING_WRITE_DELAY_MS = 50;
+
 /** Longest wait before a retry, whatever the backoff and attempt. */
 const MAX_BACKOFF_MS = 3_600_000;
 
@@ -66,6 +72,8 @@ export class JobDispatcher {
   private readonly now: () => number;
   private readonly random: () => number;
   private pollTimer: NodeJS.Timeout | undefined;
+  private dueTimer: NodeJS.Timeout | undefined;
+  private dueAt = Number.POSITIVE_INFINITY;
   private purgeTimer: NodeJS.Timeout | undefined;
   private passing = false;
   private passAgain = false;
@@ -124,6 +132,26 @@ export class JobDispatcher {
     void this.pass();
   }
 
+  /**
+   * Something falls due at `at` (a delayed job, a retry after its backoff): a pass then, rather
+   * than at the next poll. One timer, for the earliest such time.
+   */
+  wakeAt(at: number): void {
+    if (this.stopped) return;
+    if (this.dueTimer && this.dueAt <= at) return;
+    clearTimeout(this.dueTimer);
+    this.dueAt = at;
+    this.dueTimer = setTimeout(
+      () => {
+        this.dueTimer = undefined;
+        this.dueAt = Number.POSITIVE_INFINITY;
+        this.wake(true);
+      },
+      Math.max(0, Math.min(at - this.now(), this.options.pollIntervalMs)),
+    );
+    this.dueTimer.unref();
+  }
+
   /** Aborts the attempt of `jobId` if it runs here; the job then ends `cancelled`. */
   cancelLocal(jobId: string): boolean {
     const attempt = this.running.get(jobId);
@@ -139,6 +167,7 @@ export class JobDispatcher {
   async stop(graceMs: number): Promise<void> {
     this.stopped = true;
     clearTimeout(this.pollTimer);
+    clearTimeout(this.dueTimer);
     clearTimeout(this.purgeTimer);
     const all = Promise.all([...this.running.values()].map((attempt) => attempt.done));
     let timer: NodeJS.Timeout | undefined;
@@ -159,16 +188,29 @@ export class JobDispatcher {
     this.passing = true;
     try {
       while (!this.stopped) {
-        const capabilities = this.claimable();
-        if (capabilities.length === 0) break;
-        const job = await this.options.store.claim(capabilities, this.now(), this.options.leaseGraceMs);
-        if (!job) {
+        const claimable = this.claimable();
+        // No slot free: whatever is due stays due; the next freed slot wakes this again.
+        if (claimable.length === 0) break;
+        let claimedAny = false;
+        // One claim per capability with free slots, for as many jobs as it has slots.
+        for (const [capability, free] of claimable) {
+          const jobs = await this.options.store.claim(
+            [capability],
+            this.now(),
+            this.options.leaseGraceMs,
+            free,
+          );
+          for (const job of jobs) {
+            claimedAny = true;
+            this.claiming.set(job.capability, (this.claiming.get(job.capability) ?? 0) + 1);
+            this.run(job);
+          }
+        }
+        if (!claimedAny) {
           this.mayHaveDue = false;
           break;
         }
         this.options.onChange?.();
-        this.claiming.set(job.capability, (this.claiming.get(job.capability) ?? 0) + 1);
-        this.run(job);
       }
     } catch (error) {
       this.options.logger.error(
@@ -184,13 +226,14 @@ export class JobDispatcher {
     }
   }
 
-  /** Capabilities with a slot free after the jobs already claimed for them. */
-  private claimable(): string[] {
-    const ids: string[] = [];
-    for (const [id, free] of this.options.router.freeSlots()) {
-      if (free - (this.claiming.get(id) ?? 0) > 0) ids.push(id);
+  /** Capabilities with slots free after the jobs already claimed for them, with how many. */
+  private claimable(): [string, number][] {
+    const free: [string, number][] = [];
+    for (const [id, slots] of this.options.router.freeSlots()) {
+      const left = slots - (this.claiming.get(id) ?? 0);
+      if (left > 0) free.push([id, left]);
     }
-    return ids;
+    return free;
   }
 
   private run(job: JobRecord): void {
@@ -214,8 +257,11 @@ export class JobDispatcher {
 
   private async attempt(job: JobRecord, signal: AbortSignal, dispatched: () => void): Promise<void> {
     const { store, logger } = this.options;
-    let processing: Promise<boolean> = Promise.resolve(false);
-    let startedAt: number | undefined;
+    // `processing` is written a moment after the attempt reaches a worker; an attempt that ends
+    // before that writes it with its outcome, in one transaction instead of two.
+    let dispatch: { workerId: string; at: number } | undefined;
+    let processingTimer: NodeJS.Timeout | undefined;
+    let processing: Promise<void> = Promise.resolve();
     let outcome: AttemptOutcome;
     try {
       const result = await this.options.invocations.invoke({
@@ -229,13 +275,21 @@ export class JobDispatcher {
         jobId: job.id,
         onDispatched: (workerId) => {
           dispatched();
-          startedAt ??= this.now();
-          processing = processing.then(() =>
-            store.markProcessing(job.id, job.leaseToken, workerId, this.now()).then((held) => {
-              if (held) this.options.onChange?.();
-              return held;
-            }),
-          );
+          if (dispatch || processingTimer) return;
+          dispatch = { workerId, at: this.now() };
+          processingTimer = setTimeout(() => {
+            processingTimer = undefined;
+            const written = dispatch;
+            if (!written) return;
+            processing = store.markProcessing(job.id, job.leaseToken, written.workerId, written.at).then(
+              (held) => {
+                dispatch = undefined;
+                if (held) this.options.onChange?.();
+              },
+              () => undefined,
+            );
+          }, PROCESSING_WRITE_DELAY_MS);
+          processingTimer.unref();
         },
       });
       outcome = {
@@ -245,9 +299,12 @@ export class JobDispatcher {
     } catch (error) {
       outcome = this.failure(job, error, signal);
     }
+    clearTimeout(processingTimer);
+    processingTimer = undefined;
+    const startedAt = dispatch?.at;
     try {
-      await processing.catch(() => false);
-      const written = await store.finish(job.id, job.leaseToken, outcome, this.now());
+      await processing;
+      const written = await store.finish(job.id, job.leaseToken, outcome, this.now(), dispatch);
       if (!written) {
         logger.warn(
           { event: 'job_lease_lost', jobId: job.id, attempt: job.attempts, state: outcome.state },
@@ -258,6 +315,7 @@ export class JobDispatcher {
       this.options.onChange?.();
       this.options.onFinished?.(job, outcome, startedAt === undefined ? undefined : this.now() - startedAt);
       if (outcome.state === 'pending') {
+        this.wakeAt(outcome.runAt);
         logger.info(
           {
             event: 'job_retry_scheduled',

@@ -57,6 +57,12 @@ export interface JobServiceOptions {
 const PROGRESS_INTERVAL_MS = 250;
 /** How often watchers look for events written by other controllers. */
 const WATCH_POLL_MS = 250;
+/** Events read per query of a watcher. */
+const WATCH_BATCH = 500;
+/** Longest a watcher holds back behind a missing event id before taking it for a rollback. */
+const WATCH_GAP_WAIT_MS = 2_000;
+/** How often a watcher held back by a missing id looks again. */
+const WATCH_GAP_POLL_MS = 20;
 
 /**
  * What callers can do with jobs, for both APIs (gRPC and HTTP): submit with the checks a call
@@ -152,7 +158,8 @@ export class JobService {
     );
     if (result.created) {
       this.notify();
-      this.options.dispatcher.wake(true);
+      if (result.job.runAt > now) this.options.dispatcher.wakeAt(result.job.runAt);
+      else this.options.dispatcher.wake(true);
     }
     return result;
   }
@@ -229,24 +236,43 @@ export class JobService {
     const { store } = this.options;
     const ids = filter.ids && filter.ids.length > 0 ? new Set(filter.ids) : undefined;
     let after = filter.afterEventId ?? (await store.lastEventId());
+    /** Since when the next event id has been missing while later ones are visible. */
+    let gapSince: number | undefined;
     while (!signal.aborted) {
-      const events = await store.eventsAfter(after, 500);
+      const events = await store.eventsAfter(after, WATCH_BATCH);
+      const ready: JobEventRecord[] = [];
+      let waiting = false;
       for (const event of events) {
+        if (event.id !== after + 1) {
+          // A hole: on PostgreSQL ids are handed out at insert and transactions commit in any
+          // order, so the missing event may still be committing; or it was rolled back and never
+          // comes. Hold back until it shows, or until it cannot be a commit in progress.
+          gapSince ??= this.now();
+          if (this.now() - gapSince < WATCH_GAP_WAIT_MS) {
+            waiting = true;
+            break;
+          }
+        }
+        gapSince = undefined;
         after = event.id;
-        if (ids && !ids.has(event.jobId)) continue;
-        const job = await store.get(event.jobId);
+        if (!ids || ids.has(event.jobId)) ready.push(event);
+      }
+      // One read for the jobs of a batch, as they are now.
+      const jobs = await store.getMany([...new Set(ready.map((event) => event.jobId))]);
+      for (const event of ready) {
+        const job = jobs.get(event.jobId);
         // A job purged since the event was written has nothing left to show.
         if (!job || (filter.capability && job.capability !== filter.capability)) continue;
         yield { event, job };
       }
-      if (events.length === 500) continue;
-      await this.nextChange(signal);
+      if (events.length === WATCH_BATCH && !waiting) continue;
+      await this.nextChange(signal, waiting ? WATCH_GAP_POLL_MS : WATCH_POLL_MS);
     }
   }
 
   /** Resolves on the next local write, after the poll interval, or when `signal` aborts. */
-  private async nextChange(signal: AbortSignal): Promise<void> {
-    const timeout = AbortSignal.timeout(WATCH_POLL_MS);
+  private async nextChange(signal: AbortSignal, waitMs: number): Promise<void> {
+    const timeout = AbortSignal.timeout(waitMs);
     try {
       await once(this.changes, 'change', { signal: AbortSignal.any([signal, timeout]) });
     } catch {

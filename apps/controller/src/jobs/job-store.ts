@@ -147,17 +147,28 @@ export interface JobStore {
   submit(job: NewJob, now: number): Promise<{ job: JobRecord; created: boolean }>;
 
   /**
-   * Takes the most urgent due job among `capabilities` (highest priority, then earliest due, then
-   * oldest) and leases it: `assigned`, attempts + 1, a new lease token, lease until
-   * `now + timeoutMs + graceMs`. Several controllers may claim at once; a job goes to one of them.
+   * Takes up to `limit` (default 1) of the most urgent due jobs among `capabilities` (highest
+   * priority, then earliest due, then oldest) and leases each: `assigned`, attempts + 1, a lease
+   * token of its own, lease until `now + timeoutMs + graceMs`. Several controllers may claim at
+   * once; a job goes to one of them. Most urgent first; empty when nothing is due.
    */
-  claim(capabilities: readonly string[], now: number, graceMs: number): Promise<JobRecord | undefined>;
+  claim(capabilities: readonly string[], now: number, graceMs: number, limit?: number): Promise<JobRecord[]>;
 
   /** `assigned -> processing` on `workerId`; false when the lease is no longer held. */
   markProcessing(id: string, leaseToken: string, workerId: string, now: number): Promise<boolean>;
 
-  /** Writes the outcome of an attempt; false when the lease is no longer held (outcome dropped). */
-  finish(id: string, leaseToken: string, outcome: AttemptOutcome, now: number): Promise<boolean>;
+  /**
+   * Writes the outcome of an attempt; false when the lease is no longer held (outcome dropped).
+   * `dispatch`: the attempt reached that worker at that time and `markProcessing` was not written
+   * (a short attempt): the `processing` line is written first, in the same transaction.
+   */
+  finish(
+    id: string,
+    leaseToken: string,
+    outcome: AttemptOutcome,
+    now: number,
+    dispatch?: { workerId: string; at: number },
+  ): Promise<boolean>;
 
   /** Records progress of a running attempt on `workerId`; false when it is not running there. */
   progress(id: string, workerId: string, fraction: number, message: string, now: number): Promise<boolean>;
@@ -179,6 +190,9 @@ export interface JobStore {
   retry(id: string, now: number): Promise<JobRecord>;
 
   get(id: string): Promise<JobRecord | undefined>;
+
+  /** The jobs of `ids` that exist, by id (one query). */
+  getMany(ids: readonly string[]): Promise<Map<string, JobRecord>>;
 
   /** The job's history, oldest first. */
   timeline(id: string): Promise<JobEventRecord[]>;

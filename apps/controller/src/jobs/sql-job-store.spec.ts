@@ -48,6 +48,14 @@ const postgres = (prefix = RUN_SCHEMA): StoreKit => {
   };
 };
 
+/** The one job a claim of a single job took, or undefined. */
+const claimOne = async (
+  store: JobStore,
+  capabilities: readonly string[],
+  now: number,
+  graceMs: number,
+): Promise<JobRecord | undefined> => (await store.claim(capabilities, now, graceMs))[0];
+
 const job = (overrides: Partial<NewJob> = {}): NewJob => ({
   capability: 'debug.echo',
   range: '',
@@ -98,7 +106,7 @@ describe.each([
     const later = (await store.submit(job({ priority: 10, runAt: 50_000 }), 1_002)).job;
     const other = (await store.submit(job({ priority: 10, capability: 'parse.email' }), 1_003)).job;
 
-    const first = await store.claim(['debug.echo'], 2_000, 500);
+    const first = await claimOne(store, ['debug.echo'], 2_000, 500);
     expect(first).toMatchObject({
       id: high.id,
       state: 'assigned',
@@ -106,16 +114,25 @@ describe.each([
       leaseExpiresAt: 2_000 + 1_000 + 500,
     });
     expect(first?.leaseToken).not.toBe('');
-    expect((await store.claim(['debug.echo'], 2_000, 500))?.id).toBe(low.id);
-    expect(await store.claim(['debug.echo'], 2_000, 500)).toBeUndefined();
-    expect((await store.claim(['debug.echo'], 50_000, 500))?.id).toBe(later.id);
-    expect((await store.claim(['parse.email', 'debug.echo'], 50_000, 500))?.id).toBe(other.id);
-    expect(await store.claim([], 50_000, 500)).toBeUndefined();
+    expect((await claimOne(store, ['debug.echo'], 2_000, 500))?.id).toBe(low.id);
+    expect(await claimOne(store, ['debug.echo'], 2_000, 500)).toBeUndefined();
+    expect((await claimOne(store, ['debug.echo'], 50_000, 500))?.id).toBe(later.id);
+    expect((await claimOne(store, ['parse.email', 'debug.echo'], 50_000, 500))?.id).toBe(other.id);
+    expect(await claimOne(store, [], 50_000, 500)).toBeUndefined();
+  });
+
+  it('claims several jobs in one go, most urgent first, each with a token of its own', async () => {
+    for (let i = 0; i < 5; i++) await store.submit(job({ priority: i }), 1_000 + i);
+    const claimed = await store.claim(['debug.echo'], 2_000, 0, 3);
+    expect(claimed.map((j) => j.priority)).toEqual([4, 3, 2]);
+    expect(new Set(claimed.map((j) => j.leaseToken)).size).toBe(3);
+    expect((await store.claim(['debug.echo'], 2_000, 0, 10)).map((j) => j.priority)).toEqual([1, 0]);
+    expect(await store.claim(['debug.echo'], 2_000, 0, 10)).toEqual([]);
   });
 
   it('writes an outcome only with the lease token of the running attempt', async () => {
     const { job: submitted } = await store.submit(job(), 1_000);
-    const claimed = (await store.claim(['debug.echo'], 1_000, 0)) as JobRecord;
+    const claimed = (await claimOne(store, ['debug.echo'], 1_000, 0)) as JobRecord;
     expect(await store.markProcessing(submitted.id, 'not-the-token', 'w1', 1_001)).toBe(false);
     expect(await store.markProcessing(submitted.id, claimed.leaseToken, 'w1', 1_001)).toBe(true);
     expect(await store.progress(submitted.id, 'w2', 0.5, 'half', 1_002)).toBe(false);
@@ -151,7 +168,7 @@ describe.each([
 
   it('puts a retryable failure back to pending at its next time, and keeps the error', async () => {
     const { job: submitted } = await store.submit(job(), 1_000);
-    const claimed = (await store.claim(['debug.echo'], 1_000, 0)) as JobRecord;
+    const claimed = (await claimOne(store, ['debug.echo'], 1_000, 0)) as JobRecord;
     const error = { code: 'UNAVAILABLE', message: 'no worker', retryable: true };
     expect(
       await store.finish(submitted.id, claimed.leaseToken, { state: 'pending', error, runAt: 5_000 }, 1_100),
@@ -162,14 +179,14 @@ describe.each([
       attempts: 1,
       error,
     });
-    expect(await store.claim(['debug.echo'], 4_999, 0)).toBeUndefined();
-    expect((await store.claim(['debug.echo'], 5_000, 0))?.attempts).toBe(2);
+    expect(await claimOne(store, ['debug.echo'], 4_999, 0)).toBeUndefined();
+    expect((await claimOne(store, ['debug.echo'], 5_000, 0))?.attempts).toBe(2);
   });
 
   it('cancels a pending job at once and marks a running one for its controller', async () => {
     const pending = (await store.submit(job(), 1_000)).job;
     const running = (await store.submit(job({ priority: 9 }), 1_000)).job;
-    await store.claim(['debug.echo'], 1_000, 0);
+    await claimOne(store, ['debug.echo'], 1_000, 0);
     expect(await store.requestCancel(pending.id, 1_100)).toMatchObject({
       state: 'cancelled',
       finishedAt: 1_100,
@@ -184,7 +201,7 @@ describe.each([
 
   it('retries a failed job as a new round, and refuses to retry one that is not failed', async () => {
     const { job: submitted } = await store.submit(job({ maxAttempts: 1 }), 1_000);
-    const claimed = (await store.claim(['debug.echo'], 1_000, 0)) as JobRecord;
+    const claimed = (await claimOne(store, ['debug.echo'], 1_000, 0)) as JobRecord;
     const error = { code: 'INVALID_INPUT', message: 'bad', retryable: false };
     await store.finish(submitted.id, claimed.leaseToken, { state: 'failed', error }, 1_100);
     const retried = await store.retry(submitted.id, 2_000);
@@ -201,7 +218,7 @@ describe.each([
 
   it('sends a job whose lease ran out back to pending, and dead-letters it on its last attempt', async () => {
     const { job: submitted } = await store.submit(job({ maxAttempts: 2 }), 1_000);
-    await store.claim(['debug.echo'], 1_000, 0);
+    await claimOne(store, ['debug.echo'], 1_000, 0);
     expect(await store.requeueExpired(1_999)).toBe(0);
     expect(await store.requeueExpired(2_001)).toBe(1);
     expect(await store.get(submitted.id)).toMatchObject({
@@ -209,7 +226,7 @@ describe.each([
       attempts: 1,
       error: { code: 'UNAVAILABLE' },
     });
-    await store.claim(['debug.echo'], 2_001, 0);
+    await claimOne(store, ['debug.echo'], 2_001, 0);
     expect(await store.requeueExpired(10_000)).toBe(1);
     expect(await store.get(submitted.id)).toMatchObject({
       state: 'dead_letter',
@@ -267,7 +284,7 @@ describe.each([
   it('lists history lines after an event id, in order, and purges finished jobs with their history', async () => {
     const before = await store.lastEventId();
     const a = (await store.submit(job(), 1_000)).job;
-    const claimed = (await store.claim(['debug.echo'], 1_000, 0)) as JobRecord;
+    const claimed = (await claimOne(store, ['debug.echo'], 1_000, 0)) as JobRecord;
     const output = { contentType: 'application/json', data: Buffer.from('1') };
     await store.finish(a.id, claimed.leaseToken, { state: 'completed', output }, 1_100);
     const events = await store.eventsAfter(before, 100);
@@ -282,7 +299,7 @@ describe.each([
   it('summarises states, queue depth, success rate and timings', async () => {
     for (let i = 0; i < 4; i++) await store.submit(job(), 1_000);
     for (let i = 0; i < 4; i++) {
-      const claimed = (await store.claim(['debug.echo'], 2_000, 0)) as JobRecord;
+      const claimed = (await claimOne(store, ['debug.echo'], 2_000, 0)) as JobRecord;
       await store.markProcessing(claimed.id, claimed.leaseToken, 'w', 2_000 + i * 100);
       const outcome =
         i < 3
@@ -319,7 +336,7 @@ describe('job store on PostgreSQL, two controllers', () => {
       const claimed: string[] = [];
       const drain = async (store: JobStore): Promise<void> => {
         for (;;) {
-          const next = await store.claim(['debug.echo'], 2_000, 0);
+          const next = await claimOne(store, ['debug.echo'], 2_000, 0);
           if (!next) return;
           claimed.push(next.id);
         }

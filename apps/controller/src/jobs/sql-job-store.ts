@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CrankError } from '@crank/capabilities';
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { JobDatabase, JobEventsTable, JobTables, JobsTable } from './job-database.js';
 import { JOB_STATES, TERMINAL_STATES, assertTransition, type JobState } from './job-state.js';
@@ -88,8 +88,13 @@ export class SqlJobStore implements JobStore {
     });
   }
 
-  async claim(capabilities: readonly string[], now: number, graceMs: number): Promise<JobRecord | undefined> {
-    if (capabilities.length === 0) return undefined;
+  async claim(
+    capabilities: readonly string[],
+    now: number,
+    graceMs: number,
+    limit = 1,
+  ): Promise<JobRecord[]> {
+    if (capabilities.length === 0 || limit < 1) return [];
     return this.db.transaction().execute(async (trx) => {
       let next = trx
         .selectFrom('jobs')
@@ -100,34 +105,50 @@ export class SqlJobStore implements JobStore {
         .orderBy('priority', 'desc')
         .orderBy('runAt', 'asc')
         .orderBy('id', 'asc')
-        .limit(1);
-      // Several controllers claim at once: each skips rows another is taking.
+        .limit(limit);
+      // Several controllers claim at once: each skips rows another is taking. PostgreSQL must run
+      // that subquery once (ARRAY(...) is an init plan): under `IN`, the planner may run it again
+      // per row, and each run, skipping the rows the last one locked, takes more.
       if (this.dialect === 'postgres') next = next.forUpdate().skipLocked();
-      const row = await trx
+      const rows = await trx
         .updateTable('jobs')
         .set((eb) => ({
           state: 'assigned',
           attempts: eb('attempts', '+', 1),
-          leaseToken: randomUUID(),
+          // One token per job: a fresh UUID from the database would cost a function per dialect.
+          leaseToken: sql<string>`${randomUUID()} || '-' || ${sql.ref('id')}`,
           leaseExpiresAt: eb('timeoutMs', '+', now + graceMs),
           cancelRequested: 0,
           workerId: '',
           updatedAt: now,
         }))
-        .where('id', '=', next)
+        .where((eb) =>
+          this.dialect === 'postgres'
+            ? eb('id', '=', sql<string>`any(array(${next}))`)
+            : eb('id', 'in', next),
+        )
         .where('state', '=', 'pending')
         .returningAll()
-        .executeTakeFirst();
-      if (!row) return undefined;
-      await addEvent(trx, {
-        jobId: row.id,
-        at: now,
-        kind: 'state',
-        fromState: 'pending',
-        toState: 'assigned',
-        attempt: row.attempts,
-      });
-      return toRecord(row);
+        .execute();
+      if (rows.length === 0) return [];
+      await trx
+        .insertInto('jobEvents')
+        .values(
+          rows.map((row) => ({
+            ...EVENT_DEFAULTS,
+            jobId: row.id,
+            at: now,
+            kind: 'state',
+            fromState: 'pending',
+            toState: 'assigned',
+            attempt: row.attempts,
+          })),
+        )
+        .execute();
+      // The most urgent first, as the query chose them.
+      return rows
+        .map(toRecord)
+        .sort((a, b) => b.priority - a.priority || a.runAt - b.runAt || (a.id < b.id ? -1 : 1));
     });
   }
 
@@ -160,13 +181,34 @@ export class SqlJobStore implements JobStore {
     });
   }
 
-  async finish(id: string, leaseToken: string, outcome: AttemptOutcome, now: number): Promise<boolean> {
+  async finish(
+    id: string,
+    leaseToken: string,
+    outcome: AttemptOutcome,
+    now: number,
+    dispatch?: { workerId: string; at: number },
+  ): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const current = await this.lockRow(trx, id);
       if (!current || current.leaseToken !== leaseToken || !RUNNING.includes(current.state as JobState)) {
         return false;
       }
-      const from = current.state as JobState;
+      let from = current.state as JobState;
+      let workerId = current.workerId;
+      if (dispatch && from === 'assigned') {
+        // The attempt reached a worker and ended before that was written: both lines, in order.
+        await addEvent(trx, {
+          jobId: id,
+          at: dispatch.at,
+          kind: 'state',
+          fromState: 'assigned',
+          toState: 'processing',
+          workerId: dispatch.workerId,
+          attempt: current.attempts,
+        });
+        from = 'processing';
+        workerId = dispatch.workerId;
+      }
       assertTransition(from, outcome.state);
       const terminal = outcome.state !== 'pending';
       const error = 'error' in outcome ? outcome.error : undefined;
@@ -190,6 +232,8 @@ export class SqlJobStore implements JobStore {
             : {}),
           ...(outcome.state === 'pending' ? { runAt: outcome.runAt } : {}),
           ...(terminal ? { finishedAt: now } : {}),
+          workerId,
+          ...(current.startedAt === null && dispatch ? { startedAt: dispatch.at } : {}),
         })
         .where('id', '=', id)
         .execute();
@@ -199,7 +243,7 @@ export class SqlJobStore implements JobStore {
         kind: 'state',
         fromState: from,
         toState: outcome.state,
-        workerId: current.workerId,
+        workerId,
         attempt: current.attempts,
         errorCode: error?.code ?? '',
         errorMessage: error?.message ?? '',
@@ -339,6 +383,16 @@ export class SqlJobStore implements JobStore {
   async get(id: string): Promise<JobRecord | undefined> {
     const row = await this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toRecord(row) : undefined;
+  }
+
+  async getMany(ids: readonly string[]): Promise<Map<string, JobRecord>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('id', 'in', [...ids])
+      .execute();
+    return new Map(rows.map((row) => [row.id, toRecord(row)]));
   }
 
   async timeline(id: string): Promise<JobEventRecord[]> {
@@ -549,18 +603,19 @@ type NewEvent = Omit<
     Pick<JobEventsTable, 'workerId' | 'attempt' | 'errorCode' | 'errorMessage' | 'progress' | 'message'>
   >;
 
+const EVENT_DEFAULTS = {
+  workerId: '',
+  attempt: 0,
+  errorCode: '',
+  errorMessage: '',
+  progress: 0,
+  message: '',
+};
+
 async function addEvent(db: Db, event: NewEvent): Promise<void> {
   await db
     .insertInto('jobEvents')
-    .values({
-      workerId: '',
-      attempt: 0,
-      errorCode: '',
-      errorMessage: '',
-      progress: 0,
-      message: '',
-      ...event,
-    })
+    .values({ ...EVENT_DEFAULTS, ...event })
     .execute();
 }
 

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { CrankError, type StreamingMode } from '@crank/capabilities';
 import type { CallOptions, CapabilityInfo, InvokeResult, WorkerInfo } from '../crank-client.js';
 import type { InvocationStream } from '../invocation-stream.js';
+import type { JobsClient } from '../jobs-client.js';
 import { CHUNK_BYTES } from './input-records.js';
 import { invokeCommand } from './invoke-command.js';
 import { runCli, type CliClient, type CliIo } from './run-cli.js';
@@ -71,6 +72,10 @@ class FakeClient implements CliClient {
       cancel: () => undefined,
       [Symbol.asyncIterator]: () => output[Symbol.asyncIterator](),
     };
+  }
+
+  get jobs(): JobsClient {
+    throw new Error('crank invoke makes no job calls');
   }
 
   close(): void {

@@ -1,19 +1,12 @@
 import { once } from 'node:events';
-import { open } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
-import { CrankError, pickHighest, type StreamingMode } from '@crank/capabilities';
+import { pickHighest, type StreamingMode } from '@crank/capabilities';
 import type { CallOptions } from '../crank-client.js';
 import { isJsonType } from '../payload.js';
-import { byteChunks, CHUNK_BYTES, jsonLines, readAll } from './input-records.js';
+import { inputOf, wholeInput, type CommandInput } from './command-input.js';
+import { byteChunks, CHUNK_BYTES, jsonLines } from './input-records.js';
 import type { CliClient, CliIo, CliOptions, CommandContext } from './run-cli.js';
 import { commandLine, printJson } from './run-cli.js';
 import { UsageError } from './usage.js';
-
-/** The input of one `crank invoke`, as the command line gave it. */
-type InvokeInput =
-  | { kind: 'value'; value: unknown }
-  | { kind: 'stream'; stream: Readable; label: string; implicit: boolean }
-  | { kind: 'none' };
 
 /**
  * `crank invoke <capability>`: looks up the capability's streaming mode, then calls it once
@@ -29,7 +22,7 @@ export async function invokeCommand(context: CommandContext): Promise<number> {
     throw new UsageError('invoke: name the capability, e.g. crank invoke debug.echo');
   if (args.length > 1) throw new UsageError(`invoke: one capability only (got also "${args[1]}")`);
   const callOptions = callOptionsOf(options, io.signal);
-  const input = await inputOf(options, io);
+  const input = await inputOf('invoke', options, io);
   const onAbort = (): void => {
     if (input.kind === 'stream') input.stream.destroy();
   };
@@ -53,7 +46,7 @@ export async function invokeCommand(context: CommandContext): Promise<number> {
 async function invokeOnce(
   client: CliClient,
   capability: string,
-  input: InvokeInput,
+  input: CommandInput,
   options: CallOptions,
   io: CliIo,
 ): Promise<void> {
@@ -67,7 +60,7 @@ async function invokeStreaming(
   client: CliClient,
   capability: string,
   mode: StreamingMode,
-  input: InvokeInput,
+  input: CommandInput,
   options: CallOptions,
   io: CliIo,
 ): Promise<void> {
@@ -81,20 +74,6 @@ async function invokeStreaming(
   }
 }
 
-/** The one input of a unary call, or of a stream that takes one record (`output` mode). */
-async function wholeInput(input: InvokeInput, contentType: string | undefined): Promise<unknown> {
-  if (input.kind === 'value') return input.value;
-  if (input.kind === 'none') return {};
-  const bytes = await readAll(input.stream);
-  if (contentType !== undefined && !isJsonType(contentType)) return bytes;
-  if (input.implicit && bytes.toString('utf8').trim() === '') return {};
-  try {
-    return JSON.parse(bytes.toString('utf8')) as unknown;
-  } catch (error) {
-    throw new CrankError('INVALID_INPUT', `${input.label}: must be JSON (${(error as Error).message})`);
-  }
-}
-
 /**
  * The records of a stream. A capability that streams only its output takes one input record, read
  * as for a unary call; the others take JSON lines, or raw 64 KiB chunks for a non-JSON type.
@@ -102,7 +81,7 @@ async function wholeInput(input: InvokeInput, contentType: string | undefined): 
  */
 async function streamInput(
   mode: StreamingMode,
-  input: InvokeInput,
+  input: CommandInput,
   contentType: string | undefined,
 ): Promise<AsyncIterable<unknown> | Iterable<unknown>> {
   if (mode === 'output') return [await wholeInput(input, contentType)];
@@ -138,41 +117,6 @@ function callOptionsOf(options: CliOptions, signal: AbortSignal): CallOptions {
     ...(timeout !== undefined ? { timeoutMs: Number(timeout) } : {}),
     ...(options['content-type'] !== undefined ? { contentType: options['content-type'] } : {}),
   };
-}
-
-/**
- * The input the command line names. A file is opened now, so that a missing one fails before the
- * call; stdin is read when `--file -` says so, or when it is piped and no other input is given.
- */
-async function inputOf(options: CliOptions, io: CliIo): Promise<InvokeInput> {
-  if (options.json !== undefined && options.file !== undefined)
-    throw new UsageError('invoke: give --json or --file, not both');
-  if (options.json !== undefined) {
-    if (options['content-type'] !== undefined)
-      throw new UsageError('--content-type: applies to --file or stdin input, not to --json');
-    try {
-      return { kind: 'value', value: JSON.parse(options.json) as unknown };
-    } catch (error) {
-      throw new UsageError(`--json: must be JSON (${(error as Error).message})`);
-    }
-  }
-  if (options.file === '-') return { kind: 'stream', stream: io.stdin, label: 'stdin', implicit: false };
-  if (options.file !== undefined) {
-    let handle;
-    try {
-      handle = await open(options.file, 'r');
-    } catch (error) {
-      throw new UsageError(`--file: cannot read ${options.file} (${(error as Error).message})`);
-    }
-    return {
-      kind: 'stream',
-      stream: handle.createReadStream({ highWaterMark: CHUNK_BYTES }),
-      label: options.file,
-      implicit: false,
-    };
-  }
-  if (!io.stdin.isTTY) return { kind: 'stream', stream: io.stdin, label: 'stdin', implicit: true };
-  return { kind: 'none' };
 }
 
 /** Writes to stdout, waiting for it to drain when its buffer is full. */

@@ -5,6 +5,7 @@
 import { CrankError } from '@crank/capabilities';
 import { enrollCommand } from './enroll-command.js';
 import { invokeCommand } from './invoke-command.js';
+import { jobsCommand } from './jobs-command.js';
 import { runKeysCommand } from './keys-command.js';
 import { capabilitiesCommand, workersCommand } from './list-commands.js';
 import { runCli, type CliIo, type CommandContext } from './run-cli.js';
@@ -18,6 +19,8 @@ async function dispatch(command: string, context: CommandContext): Promise<numbe
       return workersCommand(context);
     case 'invoke':
       return invokeCommand(context);
+    case 'jobs':
+      return jobsCommand(context);
     case 'enroll':
       return enrollCommand(context);
     case 'keys': {

@@ -6,12 +6,14 @@ import { connectClient, defaultCallerName, type ConnectOptions } from '../connec
 import type { CallOptions, CapabilityInfo, InvokeResult, WorkerInfo } from '../crank-client.js';
 import { controllerLocation, type ControllerLocation } from '../identity.js';
 import type { InvocationStream } from '../invocation-stream.js';
+import type { JobsClient } from '../jobs-client.js';
 import { USAGE, UsageError } from './usage.js';
 
 /** What `crank` reads and writes: the process's in `main.ts`, buffers in tests. */
 export interface CliIo {
   stdin: Readable & { isTTY?: boolean };
-  stdout: Writable;
+  /** A terminal (`isTTY`, `columns`) gets live progress instead of JSON lines. */
+  stdout: Writable & { isTTY?: boolean; columns?: number };
   stderr: Writable;
   env: NodeJS.ProcessEnv;
   /** Aborted on Ctrl-C: cancels the call in flight. */
@@ -55,6 +57,7 @@ export interface CliClient {
     input: AsyncIterable<unknown> | Iterable<unknown>,
     options?: CallOptions,
   ): InvocationStream<unknown>;
+  readonly jobs: JobsClient;
   close(): void;
 }
 
@@ -72,12 +75,25 @@ export interface CommandContext {
   connect(options: ConnectOptions): Promise<CliClient>;
 }
 
+/**
+ * Options a command takes besides those of every command, in `node:util` `parseArgs` form; their
+ * names must differ from the shared ones.
+ */
+export type OwnOptions = Readonly<Record<string, { readonly type: 'string' } | { readonly type: 'boolean' }>>;
+
+/** The values of {@link OwnOptions}: a string or a boolean by the option's type, when given. */
+export type OwnValues<S extends OwnOptions> = {
+  [K in keyof S]?: S[K] extends { readonly type: 'boolean' } ? boolean : string;
+};
+
 /** The command line of a built-in command, with the controller and the caller it names. */
-export interface CommandLine {
+export interface CommandLine<Own = Record<never, never>> {
   /** Positional arguments after the command name. */
   args: string[];
   /** Options from before and after the command name; those after win. */
   options: CliOptions;
+  /** The command's own options (after its name only). */
+  own: Own;
   /** The controller: `--controller`, `--data-dir`, then `CRANK_*`. */
   location: ControllerLocation;
   /** The caller's own directory for keys and certificates: `--home`, then `CRANK_HOME`. */
@@ -135,19 +151,33 @@ export async function runCli(argv: string[], io: CliIo, dispatch: Dispatch): Pro
 }
 
 /**
- * Reads a built-in command's arguments with the options every command shares.
+ * Reads a built-in command's arguments with the options every command shares, and `own`.
  *
  * @throws UsageError on an unknown option or a missing value; `--help` makes `crank` print the usage
  */
-export function commandLine(context: CommandContext): CommandLine {
-  let parsed: { values: CliOptions; positionals: string[] };
+export function commandLine<S extends OwnOptions = Record<never, never>>(
+  context: CommandContext,
+  own?: S,
+): CommandLine<OwnValues<S>> {
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: context.argv, allowPositionals: true, strict: true, options: CLI_OPTIONS });
+    parsed = parseArgs({
+      args: context.argv,
+      allowPositionals: true,
+      strict: true,
+      options: { ...own, ...CLI_OPTIONS },
+    });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  if (parsed.values.help) throw new HelpRequested();
-  const options: CliOptions = { ...context.options, ...parsed.values };
+  const shared: Record<string, string | boolean | undefined> = {};
+  const mine: Record<string, string | boolean | undefined> = {};
+  for (const [key, value] of Object.entries(parsed.values)) {
+    if (own && key in own && !(key in CLI_OPTIONS)) mine[key] = value;
+    else shared[key] = value;
+  }
+  if (shared['help']) throw new HelpRequested();
+  const options: CliOptions = { ...context.options, ...(shared as CliOptions) };
   const { env } = context.io;
   const location = controllerLocation(
     {
@@ -161,6 +191,7 @@ export function commandLine(context: CommandContext): CommandLine {
   return {
     args: parsed.positionals,
     options,
+    own: mine as OwnValues<S>,
     location,
     home,
     name,

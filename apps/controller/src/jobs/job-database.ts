@@ -181,11 +181,12 @@ function migrations(dialect: 'sqlite' | 'postgres'): MigrationProvider {
           .addColumn('started_at', 'bigint')
           .addColumn('finished_at', 'bigint')
           .execute();
-        // The dispatcher's question: the most urgent due pending job of some capabilities.
+        // The dispatcher's question, answered in index order: the most urgent due pending jobs of
+        // a capability (priority descending, then due time, then age), without a sort.
         await db.schema
           .createIndex('jobs_due')
           .on('jobs')
-          .columns(['state', 'capability', 'priority', 'run_at'])
+          .expression(sql`state, capability, priority desc, run_at, id`)
           .execute();
         await db.schema.createIndex('jobs_created').on('jobs').columns(['created_at', 'id']).execute();
         await db.schema.createIndex('jobs_lease').on('jobs').columns(['state', 'lease_expires_at']).execute();

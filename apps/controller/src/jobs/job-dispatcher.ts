@@ -192,6 +192,7 @@ export class JobDispatcher {
         // No slot free: whatever is due stays due; the next freed slot wakes this again.
         if (claimable.length === 0) break;
         let claimedAny = false;
+        let drained = true;
         // One claim per capability with free slots, for as many jobs as it has slots.
         for (const [capability, free] of claimable) {
           const jobs = await this.options.store.claim(
@@ -200,17 +201,19 @@ export class JobDispatcher {
             this.options.leaseGraceMs,
             free,
           );
+          // Fewer than asked: nothing more of it is due now, and no second query needs to say so.
+          if (jobs.length === free) drained = false;
           for (const job of jobs) {
             claimedAny = true;
             this.claiming.set(job.capability, (this.claiming.get(job.capability) ?? 0) + 1);
             this.run(job);
           }
         }
-        if (!claimedAny) {
+        if (claimedAny) this.options.onChange?.();
+        if (drained) {
           this.mayHaveDue = false;
           break;
         }
-        this.options.onChange?.();
       }
     } catch (error) {
       this.options.logger.error(

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { Server } from '@grpc/grpc-js';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -29,6 +30,8 @@ import { StreamRelay } from './invoke/stream-relay.js';
 import { ControllerMetrics } from './metrics/controller-metrics.js';
 import { CertificateAuthority } from './pki/certificate-authority.js';
 import { WorkerRegistry } from './registry/worker-registry.js';
+import { ClusterDirectory } from './cluster/cluster-directory.js';
+import { ControllerForwarder } from './cluster/controller-forwarder.js';
 import { OutlierDetector } from './routing/outlier-detector.js';
 import { Router } from './routing/router.js';
 import { WorkerConnections } from './routing/worker-connections.js';
@@ -124,6 +127,18 @@ export async function createControllerApp(
       if (reason !== 'replaced') connections.retire(worker.id);
     },
   });
+  const jobDatabase = await openJobDatabase({
+    url: config.dbUrl,
+    dataDir: config.dataDir,
+    sync: config.dbSync,
+    schema: config.dbSchema,
+  });
+  // Controllers sharing a PostgreSQL store see each other's workers and forward calls (one hop).
+  const cluster =
+    jobDatabase.dialect === 'postgres'
+      ? new ClusterDirectory({ db: jobDatabase.db, registry, logger })
+      : undefined;
+  const forwarder = cluster ? new ControllerForwarder(cluster, identity, logger) : undefined;
   const budget = new ByteBudget(config.maxInflightBytes);
   const metrics = new ControllerMetrics(registry, router, budget);
   const invocations = new InvocationService({
@@ -133,15 +148,10 @@ export async function createControllerApp(
     budget,
     maxRetries: config.maxRetries,
     logger,
+    ...(forwarder ? { forwarder } : {}),
   });
   const streams = new StreamRelay({ router, connections, metrics, logger });
 
-  const jobDatabase = await openJobDatabase({
-    url: config.dbUrl,
-    dataDir: config.dataDir,
-    sync: config.dbSync,
-    schema: config.dbSchema,
-  });
   const jobStore = new SqlJobStore(jobDatabase);
   const dispatcher = new JobDispatcher({
     store: jobStore,
@@ -162,6 +172,12 @@ export async function createControllerApp(
     catalog: registry.catalog,
     maxInputBytes: config.jobMaxInputBytes,
     logger,
+    ...(cluster
+      ? {
+          remoteVersions: async (id: string) =>
+            (await cluster.remoteOffers(id)).map((offer) => offer.version),
+        }
+      : {}),
   });
   metrics.watchJobs(jobs);
   // A freed slot may let a waiting job run.
@@ -231,6 +247,7 @@ export async function createControllerApp(
             const renewed = { caPem: ca.certPem, certPem: next.certPem, keyPem: next.keyPem };
             listener.updateIdentity(renewed);
             connections.updateIdentity(renewed);
+            forwarder?.updateIdentity(renewed);
             httpAccess.updateIdentity(renewed);
             logger.info(
               { event: 'controller_certificate_renewed', notAfter: next.notAfter.toISOString() },
@@ -285,6 +302,12 @@ export async function createControllerApp(
   const httpPort = typeof httpAddress === 'object' && httpAddress ? httpAddress.port : httpAt.port;
 
   const grpcAddress = `${grpcAt.host.includes(':') ? `[${grpcAt.host}]` : grpcAt.host}:${listener.address.port}`;
+  if (cluster) {
+    const wildcard = grpcAt.host === '0.0.0.0' || grpcAt.host === '::';
+    const advertised =
+      config.advertiseAddr || (wildcard ? `${hostname()}:${listener.address.port}` : grpcAddress);
+    await cluster.start({ controllerId: advertised, address: advertised });
+  }
   const httpUrl = `${httpAccess.scheme}://${httpAt.host.includes(':') ? `[${httpAt.host}]` : httpAt.host}:${httpPort}`;
   logger.info(
     { event: 'controller_started', grpc: grpcAddress, http: httpUrl, dataDir: config.dataDir },
@@ -321,7 +344,9 @@ export async function createControllerApp(
         listener.close();
         http.getHttpServer().close();
       });
-      // No new job attempts from now; running ones get the same grace as calls.
+      // Other controllers stop routing here; then no new job attempts; running ones get the same
+      // grace as calls.
+      await step('cluster', () => cluster?.stop());
       const jobsDone = dispatcher.stop(graceMs);
       const grpcDone = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
       const httpDone = http.close().catch(() => undefined);
@@ -335,6 +360,7 @@ export async function createControllerApp(
       await step('registry', () => registry.stop());
       await step('outliers', () => outliers.stop());
       await step('connections', () => connections.closeAll());
+      await step('forwarder', () => forwarder?.closeAll());
       await step('job-store', () => jobStore.close());
       logger.info(
         { event: 'controller_stopped', tookMs: Date.now() - started, forced: !grpcClean || !httpClean },

@@ -90,6 +90,7 @@ export {
 } from './error-metadata.js';
 export {
   ACCEPTED_HEADER,
+  FORWARDED_FOR_HEADER,
   HTTP_HEADERS,
   WIRE_LIMITS,
   definitionFromDescriptor,

@@ -40,6 +40,13 @@ export function streamingModeFromWire(mode: StreamingMode | number): StreamingMo
 /** Response header a worker sends first on every call it accepts: "do not send this elsewhere". */
 export const ACCEPTED_HEADER = 'crank-accepted';
 
+/**
+ * Request header of a call one controller forwards to another (which has the workers): the
+ * original caller's identity. Honoured only from a controller's certificate; a forwarded call is
+ * never forwarded again.
+ */
+export const FORWARDED_FOR_HEADER = 'crank-forwarded-for';
+
 /** HTTP headers of the controller's API. */
 export const HTTP_HEADERS = Object.freeze({
   /** Request: the call's deadline, in milliseconds from now. */

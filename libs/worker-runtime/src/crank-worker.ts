@@ -36,6 +36,9 @@ import { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } 
 import { WorkerMetrics } from './worker-metrics.js';
 import { closeHandlers } from './thread-pool.js';
 
+/** Failed controller calls in a row before a worker with several controllers moves to the next. */
+const FAILOVER_AFTER_FAILURES = 3;
+
 const RUNTIME_VERSION = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
@@ -83,6 +86,8 @@ export class CrankWorker {
   private stopping: Promise<void> | undefined;
   private grpcPort_ = 0;
   private markStopped!: () => void;
+  /** Which of `controllerUrls` this worker talks to now. */
+  private controllerIndex = 0;
   /** Resolves once the worker has stopped (after {@link stop}, or a failed start). */
   readonly stopped = new Promise<void>((resolve) => {
     this.markStopped = resolve;
@@ -205,7 +210,12 @@ export class CrankWorker {
 
       this.heartbeat = new HeartbeatLoop(
         { register: (signal) => this.register(signal), heartbeat: (signal) => this.sendHeartbeat(signal) },
-        { intervalMs: this.options.heartbeatIntervalMs, maxBackoffMs: this.options.maxBackoffMs, logger },
+        {
+          intervalMs: this.options.heartbeatIntervalMs,
+          maxBackoffMs: this.options.maxBackoffMs,
+          logger,
+          onFailure: (failures) => this.failOverAfter(failures),
+        },
       );
       this.heartbeat.start(await this.registerFirst());
       this.watchControllerChannel();
@@ -213,7 +223,7 @@ export class CrankWorker {
         this.identity,
         (current) =>
           enroll({
-            address: this.options.location.address,
+            address: this.controllerAddress,
             caPem: current.caPem,
             identity: this.id,
             kind: 'worker',
@@ -244,6 +254,31 @@ export class CrankWorker {
     }
   }
 
+  /** The controller this worker talks to now. */
+  get controllerAddress(): string {
+    return this.options.controllerUrls[this.controllerIndex] ?? this.options.location.address;
+  }
+
+  /**
+   * After 3 failed calls in a row to the current controller, moves to the next of
+   * `controllerUrls` and registers there (the controllers share a CA, so the certificate holds).
+   */
+  private failOverAfter(failures: number): void {
+    const urls = this.options.controllerUrls;
+    if (failures < FAILOVER_AFTER_FAILURES || urls.length < 2 || !this.client_) return;
+    const from = this.controllerAddress;
+    this.controllerIndex = (this.controllerIndex + 1) % urls.length;
+    const previous = this.client_;
+    this.client_ = this.controllerClient(this.identity);
+    this.watchControllerChannel();
+    previous.close();
+    this.heartbeat?.registerAgain();
+    this.options.logger.warn(
+      { event: 'controller_failover', from, to: this.controllerAddress, failures },
+      'controller unreachable; registering with the next one',
+    );
+  }
+
   /** Heartbeats at once whenever the controller channel comes back (see {@link ChannelWatch}). */
   private watchControllerChannel(): void {
     this.channelWatch?.stop();
@@ -260,7 +295,7 @@ export class CrankWorker {
       try {
         const trust = await readTrust(location);
         return await enroll({
-          address: location.address,
+          address: this.controllerAddress,
           caPem: trust.caPem,
           bootstrapToken: trust.bootstrapToken,
           identity: this.id,
@@ -270,6 +305,9 @@ export class CrankWorker {
         const missingFile = (error as NodeJS.ErrnoException).code === 'ENOENT';
         if (!missingFile && !isTransient(error)) throw error;
         const delay = backoffDelayMs(attempt, 200, this.options.maxBackoffMs);
+        // Another controller of the cluster may answer where this one does not.
+        if (!missingFile)
+          this.controllerIndex = (this.controllerIndex + 1) % this.options.controllerUrls.length;
         logger.warn(
           { event: 'enroll_retry', attempt, retryInMs: delay, reason: (error as Error).message },
           missingFile
@@ -336,7 +374,7 @@ export class CrankWorker {
    */
   private controllerClient(identity: TlsIdentity): CrankClient {
     const intervalMs = this.options.heartbeatIntervalMs;
-    return CrankClient.create(this.options.location.address, identity, {
+    return CrankClient.create(this.controllerAddress, identity, {
       'grpc.initial_reconnect_backoff_ms': Math.min(100, intervalMs),
       'grpc.max_reconnect_backoff_ms': Math.max(100, Math.min(intervalMs, 2_000)),
     });

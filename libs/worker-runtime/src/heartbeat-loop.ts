@@ -18,6 +18,11 @@ export interface HeartbeatLoopOptions {
   logger: Logger;
   /** Called on each change of registration state (for /health). */
   onRegistered?: (registered: boolean) => void;
+  /**
+   * Called after each failed call with the count of failures in a row; the worker may switch to
+   * another controller then (see {@link HeartbeatLoop.registerAgain}).
+   */
+  onFailure?: (consecutiveFailures: number) => void;
 }
 
 /**
@@ -140,7 +145,17 @@ export class HeartbeatLoop {
         'controller call failed; retrying',
       );
       this.schedule(delay);
+      this.options.onFailure?.(this.failures);
     }
+  }
+
+  /**
+   * Forgets the registration: the next beat registers (with a controller that may be another
+   * one). Failures start counting again.
+   */
+  registerAgain(): void {
+    this.failures = 0;
+    this.setRegistered(false);
   }
 
   private setRegistered(registered: boolean): void {

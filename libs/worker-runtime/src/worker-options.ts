@@ -14,6 +14,13 @@ export interface WorkerOptions {
   workerId?: string;
   /** Controller gRPC address (`CRANK_CONTROLLER_URL`). @default '127.0.0.1:8443' */
   controllerUrl?: string;
+  /**
+   * Controllers to fail over between, first preferred (`CRANK_CONTROLLER_URLS`, comma-separated):
+   * when the current one stops answering for 3 heartbeats in a row, the worker registers with the
+   * next. They must share one CA (a cluster of controllers on one PostgreSQL store).
+   * @default `[controllerUrl]`
+   */
+  controllerUrls?: readonly string[];
   /** Controller data dir holding `ca.crt` and `bootstrap-token` (`CRANK_DATA_DIR`). @default './.crank' */
   dataDir?: string;
   /** CA certificate file (`CRANK_CA_FILE`). @default `${dataDir}/ca.crt` */
@@ -48,6 +55,8 @@ export interface CompiledWorkerOptions {
   workerId: string;
   capabilities: readonly ServedCapability[];
   location: ControllerLocation;
+  /** Every controller address, `location.address` first. */
+  controllerUrls: readonly string[];
   host: string;
   grpcPort: number;
   advertiseHost: string;
@@ -93,6 +102,25 @@ export function compileWorkerOptions(
     return n;
   };
   const host = options.host ?? env['CRANK_WORKER_HOST'] ?? '127.0.0.1';
+  const listed =
+    options.controllerUrls ??
+    (env['CRANK_CONTROLLER_URLS'] ?? '')
+      .split(',')
+      .map((url) => url.trim())
+      .filter((url) => url !== '');
+  const location = controllerLocation(
+    {
+      ...((options.controllerUrl ?? listed[0]) ? { address: options.controllerUrl ?? listed[0] } : {}),
+      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      ...(options.caFile ? { caFile: options.caFile } : {}),
+      ...(options.bootstrapToken ? { bootstrapToken: options.bootstrapToken } : {}),
+    },
+    env,
+  );
+  const controllerUrls = [
+    location.address,
+    ...listed.map((url) => url.replace(/^[a-z]+:\/\//, '')).filter((url) => url !== location.address),
+  ];
   const fraction = options.renewAtRemainingFraction ?? 0.33;
   if (fraction <= 0 || fraction >= 1)
     throw new TypeError('renewAtRemainingFraction: must be between 0 and 1');
@@ -100,15 +128,8 @@ export function compileWorkerOptions(
     name: options.name,
     workerId,
     capabilities: options.capabilities,
-    location: controllerLocation(
-      {
-        ...(options.controllerUrl ? { address: options.controllerUrl } : {}),
-        ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-        ...(options.caFile ? { caFile: options.caFile } : {}),
-        ...(options.bootstrapToken ? { bootstrapToken: options.bootstrapToken } : {}),
-      },
-      env,
-    ),
+    location,
+    controllerUrls,
     host,
     grpcPort: num(options.grpcPort, 'CRANK_WORKER_GRPC_PORT', 0),
     advertiseHost:

@@ -32,6 +32,7 @@ describe('compileControllerConfig', () => {
       jobMaxInputBytes: 10_485_760,
       jobRetentionMs: 604_800_000,
       jobLeaseGraceMs: 10_000,
+      advertiseAddr: '',
       httpAuth: 'none',
       httpAllowedHosts: [],
       httpAllowedOrigins: [],

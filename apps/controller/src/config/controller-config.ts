@@ -62,6 +62,12 @@ export interface ControllerConfig {
    */
   jobLeaseGraceMs: number;
   /**
+   * The gRPC address other controllers sharing the PostgreSQL store reach this one at
+   * (`CRANK_ADVERTISE_ADDR`, `host:port`). @default the bound address, or this host's name when
+   * bound to a wildcard
+   */
+  advertiseAddr: string;
+  /**
    * Who may call the HTTP API (`CRANK_HTTP_AUTH`): `none` (anyone who can reach it, so only on a
    * loopback address), `keys` (a bearer API key from `<dataDir>/api-keys.json`, made with
    * `crank keys create`) or `mtls` (HTTPS, and a client certificate from the Crank CA).
@@ -139,6 +145,7 @@ export function compileControllerConfig(
     jobMaxInputBytes: init.jobMaxInputBytes ?? int('CRANK_JOB_MAX_INPUT', 10 * 1024 * 1024),
     jobRetentionMs: init.jobRetentionMs ?? duration('CRANK_JOB_RETENTION', 7 * 86_400_000),
     jobLeaseGraceMs: init.jobLeaseGraceMs ?? duration('CRANK_JOB_LEASE_GRACE_MS', 10_000),
+    advertiseAddr: init.advertiseAddr ?? env['CRANK_ADVERTISE_ADDR'] ?? '',
     httpAuth: httpAuthMode(init.httpAuth, env['CRANK_HTTP_AUTH']),
     httpAllowedHosts: allowList(
       init.httpAllowedHosts,
@@ -158,6 +165,7 @@ export function compileControllerConfig(
     ),
   };
   for (const field of ['grpcAddr', 'httpAddr'] as const) splitHostPort(config[field], field);
+  if (config.advertiseAddr) splitHostPort(config.advertiseAddr, 'advertiseAddr');
   const httpHost = splitHostPort(config.httpAddr, 'httpAddr').host;
   if (config.httpAuth === 'none' && !isLoopbackHost(httpHost)) {
     throw new Error(

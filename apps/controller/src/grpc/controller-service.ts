@@ -8,6 +8,7 @@ import {
 import { CrankError } from '@crank/capabilities';
 import {
   CapabilitySummary,
+  FORWARDED_FOR_HEADER,
   IdentityKind,
   WorkerSummary,
   streamingModeToWire,
@@ -226,15 +227,19 @@ export function createControllerService(deps: ControllerServiceDeps): Controller
       call.once('cancelled', onCancel);
       const deadlineMs = deadlineOf(call);
       const request = call.request;
+      // Another controller forwarding a call names the original caller; only a controller may.
+      const forwardedFor =
+        peer.kind === 'controller' ? String(call.metadata.get(FORWARDED_FOR_HEADER)[0] ?? '') : '';
       try {
         const result = await deps.invocations.invoke({
           capability: request.capability,
           range: request.version,
           input: request.input ?? { contentType: '', data: Buffer.alloc(0) },
           requestId: request.requestId || randomUUID(),
-          caller: peer.id,
+          caller: forwardedFor ? forwardedFor.slice(0, 128) : peer.id,
           deadlineMs,
           signal: abort.signal,
+          forwarded: peer.kind === 'controller',
         });
         return { output: result.output, workerId: result.workerId, version: result.version };
       } finally {

@@ -25,6 +25,13 @@ export interface InvokeCall {
   jobId?: string;
   /** Called each time the call is sent to a worker (once, unless it is retried elsewhere). */
   onDispatched?: (workerId: string) => void;
+  /** The call came from another controller: it is served here or fails, never forwarded again. */
+  forwarded?: boolean;
+}
+
+/** Sends a call to another controller; undefined when none offers the capability. */
+export interface CallForwarder {
+  invoke(call: InvokeCall): Promise<InvokeResult | undefined>;
 }
 
 export interface InvokeResult {
@@ -40,6 +47,8 @@ export interface InvocationServiceOptions {
   budget: ByteBudget;
   maxRetries: number;
   logger: Logger;
+  /** Controllers sharing the store: where a call goes when no worker here offers it. */
+  forwarder?: CallForwarder;
 }
 
 /**
@@ -98,8 +107,23 @@ export class InvocationService {
   }
 
   private async route(call: InvokeCall): Promise<InvokeResult> {
-    const { router } = this.options;
-    const resolved = router.resolve(call.capability, call.range);
+    const { router, forwarder } = this.options;
+    let resolved: Capability;
+    try {
+      resolved = router.resolve(call.capability, call.range);
+    } catch (error) {
+      // No worker here offers it: another controller sharing the store may have one (one hop).
+      const elsewhere =
+        forwarder &&
+        !call.forwarded &&
+        !call.jobId &&
+        error instanceof CrankError &&
+        (error.code === 'NOT_FOUND' || error.code === 'UNAVAILABLE')
+          ? await forwarder.invoke(call)
+          : undefined;
+      if (elsewhere) return elsewhere;
+      throw error;
+    }
     if (resolved.definition.streaming !== 'none') {
       throw new CrankError(
         'FAILED_PRECONDITION',

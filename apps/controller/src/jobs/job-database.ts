@@ -55,9 +55,28 @@ export interface JobEventsTable {
   message: string;
 }
 
+/** The `controllers` table: the controllers sharing a PostgreSQL store, with their last beat. */
+export interface ControllersTable {
+  id: string;
+  address: string;
+  heartbeatAt: number;
+}
+
+/** The `cluster_offers` table: what each controller's workers offer, for the others to route to. */
+export interface ClusterOffersTable {
+  controllerId: string;
+  workerId: string;
+  capability: string;
+  version: string;
+  ready: number;
+  updatedAt: number;
+}
+
 export interface JobTables {
   jobs: JobsTable;
   jobEvents: JobEventsTable;
+  controllers: ControllersTable;
+  clusterOffers: ClusterOffersTable;
 }
 
 /** Where the job store lives, as the controller's config gives it. */
@@ -217,6 +236,31 @@ function migrations(dialect: 'sqlite' | 'postgres'): MigrationProvider {
           .execute();
         await db.schema.createIndex('job_events_job').on('job_events').columns(['job_id', 'id']).execute();
       },
+    },
+  };
+  all['0002_cluster'] = {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('controllers')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('address', 'text', (c) => c.notNull())
+        .addColumn('heartbeat_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('cluster_offers')
+        .addColumn('controller_id', 'text', (c) => c.notNull())
+        .addColumn('worker_id', 'text', (c) => c.notNull())
+        .addColumn('capability', 'text', (c) => c.notNull())
+        .addColumn('version', 'text', (c) => c.notNull())
+        .addColumn('ready', 'integer', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('cluster_offers_pk', ['controller_id', 'worker_id', 'capability', 'version'])
+        .execute();
+      await db.schema
+        .createIndex('cluster_offers_capability')
+        .on('cluster_offers')
+        .columns(['capability'])
+        .execute();
     },
   };
   return { getMigrations: () => Promise.resolve(all) };

@@ -1,5 +1,5 @@
 import { once, EventEmitter } from 'node:events';
-import { CrankError, type Capability, type CapabilityCatalog } from '@crank/capabilities';
+import { CrankError, satisfiesRange, type Capability, type CapabilityCatalog } from '@crank/capabilities';
 import { Payload, WIRE_LIMITS, echo } from '@crank/proto';
 import type { Logger } from 'pino';
 import { checkCallNames } from '../invoke/invocation-service.js';
@@ -50,6 +50,11 @@ export interface JobServiceOptions {
   catalog: CapabilityCatalog;
   maxInputBytes: number;
   logger: Logger;
+  /**
+   * Versions of a capability that other controllers sharing the store offer (none without a
+   * shared store): a job for them is accepted here and runs there.
+   */
+  remoteVersions?: (capabilityId: string) => Promise<string[]>;
   now?: () => number;
 }
 
@@ -102,17 +107,20 @@ export class JobService {
         { details: { bytes: size, limitBytes: this.options.maxInputBytes } },
       );
     }
-    const capability = this.capabilityOf(request.capability, range);
-    if (capability.definition.streaming !== 'none') {
-      throw new CrankError(
-        'FAILED_PRECONDITION',
-        `capability "${capability.id}" streams (${capability.definition.streaming}); jobs run unary capabilities only`,
+    const capability = await this.capabilityOf(request.capability, range);
+    // A capability offered only through another controller is checked where it runs.
+    if (capability) {
+      if (capability.definition.streaming !== 'none') {
+        throw new CrankError(
+          'FAILED_PRECONDITION',
+          `capability "${capability.id}" streams (${capability.definition.streaming}); jobs run unary capabilities only`,
+        );
+      }
+      checkInput(
+        capability,
+        Payload.fromPartial({ contentType: request.input.contentType, data: request.input.data }),
       );
     }
-    checkInput(
-      capability,
-      Payload.fromPartial({ contentType: request.input.contentType, data: request.input.data }),
-    );
     const now = this.now();
     const priority = bounded('priority', request.priority ?? JOB_DEFAULTS.priority, 0, 10);
     const maxAttempts = bounded(
@@ -143,7 +151,7 @@ export class JobService {
     }
     const result = await this.options.store.submit(
       {
-        capability: capability.id,
+        capability: request.capability,
         range,
         input: request.input,
         priority,
@@ -280,13 +288,19 @@ export class JobService {
     }
   }
 
-  /** The capability a job will run: the offered version for the range, else the catalog's. */
-  private capabilityOf(id: string, range: string): Capability {
+  /**
+   * The capability a job will run: the version offered here for the range, else the catalog's;
+   * undefined when only another controller sharing the store offers it.
+   * @throws the router's NOT_FOUND when nobody offers it
+   */
+  private async capabilityOf(id: string, range: string): Promise<Capability | undefined> {
     try {
       return this.options.router.resolve(id, range);
     } catch (error) {
       const fromCatalog = this.options.catalog.find(id, range);
       if (fromCatalog) return fromCatalog;
+      const remote = (await this.options.remoteVersions?.(id)) ?? [];
+      if (remote.some((version) => satisfiesRange(version, range))) return undefined;
       throw error;
     }
   }

@@ -43,7 +43,12 @@ const ENTRIES = [
   { name: '@crank/controller', exports: ['createControllerApp'] },
 ];
 /** Command-line entry points, each with a file the tarball must ship. */
-const BINS = { '@crank/controller-client': ['crank'], '@crank/controller': ['crank-controller'] };
+const BINS = {
+  '@crank/controller-client': ['crank'],
+  '@crank/controller': ['crank-controller'],
+  '@crank/worker-runtime': ['crank-host'],
+  '@crank/testkit': ['crank-conformance'],
+};
 /** Optional peers a NestJS worker brings itself; installed so the `/nest` entry can load. */
 const NEST_PEERS = [
   '@nestjs/common@^12.5.0',

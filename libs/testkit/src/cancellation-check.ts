@@ -1,10 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { request } from 'node:http';
-import type { Capability } from '@crank/capabilities';
-import type { CrankClient } from '@crank/controller-client';
 import { codeOf, failed, messageOf, passed, type ConformanceResult } from './conformance-result.js';
 import { eventually } from './eventually.js';
-import type { HandlerRunLog } from './handler-runs.js';
+import { inFlight, leftovers, type InFlightTarget } from './in-flight.js';
 
 /** The cancellation case of a conformance run: a call that is cancelled while it runs. */
 export interface ConformanceCancellation {
@@ -22,16 +19,8 @@ export interface ConformanceCancellation {
   settleTimeoutMs?: number;
 }
 
-/** What the check looks at besides the client. */
-export interface CancellationTarget {
-  client: CrankClient;
-  capability: Capability;
-  /** The worker under test; else every worker offering the capability is looked at. */
-  workerId: string | undefined;
-  /** Its HTTP base URL, for its own `/health` count of calls in flight. */
-  workerHttpUrl: string | undefined;
-  /** Handler runs of a worker started by the testkit: shows a handler that ignores the signal. */
-  runs: HandlerRunLog | undefined;
+/** What the check looks at. */
+export interface CancellationTarget extends InFlightTarget {
   timeoutMs: number;
 }
 
@@ -139,74 +128,4 @@ function beforeCancel(name: string, settled: Settled, tooShort: string): Conform
     name,
     `the call failed before it could be cancelled: ${codeOf(settled.error)}: ${messageOf(settled.error)}`,
   );
-}
-
-/** What still holds on to the cancelled call, each in words; empty when nothing does. */
-async function leftovers(target: CancellationTarget, before: InFlight, requestId: string): Promise<string[]> {
-  const left: string[] = [];
-  const now = await inFlight(target);
-  const who = target.workerId ? `worker "${target.workerId}"` : 'the workers';
-  if (now.controller > before.controller) {
-    left.push(`the controller still counts ${now.controller} call(s) in flight on ${who} (/v1/workers)`);
-  }
-  if (now.worker > before.worker) {
-    left.push(`${who} still reports ${now.worker} call(s) in flight on its /health: it kept the slot`);
-  }
-  const run = target.runs?.find(requestId);
-  if (run && run.settledAt === undefined) {
-    left.push(
-      run.abortedAt === undefined
-        ? 'the handler still runs and its ctx.signal has not aborted'
-        : `the handler ignored ctx.signal: still running ${Date.now() - run.abortedAt} ms after the call was cancelled`,
-    );
-  }
-  return left;
-}
-
-interface InFlight {
-  /** Calls of the capability the controller counts in flight on the worker(s). */
-  controller: number;
-  /** Calls of the capability the worker counts in flight on its /health (0 when not known). */
-  worker: number;
-}
-
-async function inFlight(target: CancellationTarget): Promise<InFlight> {
-  const { capability } = target;
-  const matches = (c: { id: string; version: string }): boolean =>
-    c.id === capability.id && c.version === capability.version;
-  let controller = 0;
-  for (const worker of await target.client.workers()) {
-    if (target.workerId && worker.id !== target.workerId) continue;
-    for (const c of worker.capabilities) if (matches(c)) controller += c.inFlight;
-  }
-  let worker = 0;
-  if (target.workerHttpUrl) {
-    const health = (await getJson(`${target.workerHttpUrl}/health`)) as {
-      capabilities?: { id: string; version: string; inFlight: number }[];
-    };
-    for (const c of health.capabilities ?? []) if (matches(c)) worker += c.inFlight;
-  }
-  return { controller, worker };
-}
-
-/** GETs a JSON document on a connection of its own, closed after the answer (no pooled socket). */
-function getJson(url: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', agent: false, headers: { connection: 'close' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(body) as unknown);
-        } catch (error) {
-          reject(new Error(`${url}: not JSON (${messageOf(error)})`));
-        }
-      });
-      res.on('error', reject);
-    });
-    req.setTimeout(5_000, () => req.destroy(new Error(`${url}: no answer within 5000 ms`)));
-    req.on('error', reject);
-    req.end();
-  });
 }

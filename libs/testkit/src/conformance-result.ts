@@ -17,10 +17,18 @@ export interface ConformanceResult {
    * `check failed: ...`.
    */
   reason?: string;
+  /** What a passed case saw that is worth knowing (e.g. `answered with a declared error: ...`). */
+  note?: string;
 }
 
-export function passed(name: string, workerId?: string): ConformanceResult {
-  return { name, status: 'passed', passed: true, ...(workerId ? { workerId } : {}) };
+export function passed(name: string, workerId?: string, note?: string): ConformanceResult {
+  return {
+    name,
+    status: 'passed',
+    passed: true,
+    ...(workerId ? { workerId } : {}),
+    ...(note ? { note } : {}),
+  };
 }
 
 export function failed(name: string, reason: string, workerId?: string): ConformanceResult {

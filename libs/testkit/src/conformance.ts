@@ -1,9 +1,16 @@
 import type { Capability } from '@crank/capabilities';
-import type { CrankClient } from '@crank/controller-client';
+import type { CrankClient, TlsIdentity } from '@crank/controller-client';
 import { checkCancellation, CANCELLATION_CASE, type ConformanceCancellation } from './cancellation-check.js';
-import { codeOf, failed, messageOf, passed, skipped, type ConformanceResult } from './conformance-result.js';
+import { answered, callOnce, failedCall, preview, type Run } from './case-runner.js';
+import { checkConcurrency } from './concurrency-check.js';
+import { failed, skipped, type ConformanceResult } from './conformance-result.js';
+import { checkDeadline } from './deadline-check.js';
+import { generateValidInput, runGeneratedCase } from './generated-input.js';
+import type { InFlightTarget } from './in-flight.js';
+import { checkNotFound } from './not-found-check.js';
 import { findSchemaBreakingInput } from './schema-breaking-input.js';
 import { handlerRunLogOf, type TestCluster } from './test-cluster.js';
+import { checkWorkerHealth } from './worker-health-check.js';
 
 /** One unary case of a conformance run (a capability whose `streaming` is `none`). */
 export interface ConformanceCase {
@@ -36,9 +43,9 @@ export interface ConformanceOptions {
   /** A client connected to a controller that routes to the worker under test. @default `cluster.client` */
   client?: CrankClient;
   /**
-   * A cluster from `startTestCluster`: supplies `client`, `workerId` and `workerHttpUrl` (its
-   * worker under test, when it has one), and lets the cancellation case see whether the handler
-   * itself stopped.
+   * A cluster from `startTestCluster`: supplies `client`, `identity`, `workerId` and
+   * `workerHttpUrl` (its worker under test, when it has one), and lets the cancellation and
+   * deadline cases see whether the handler itself stopped.
    */
   cluster?: TestCluster;
   /** The capability as the worker declares it: outputs are checked against its schema here too. */
@@ -62,6 +69,28 @@ export interface ConformanceOptions {
   workerHttpUrl?: string;
   /** Per-call deadline. @default 30000 */
   timeoutMs?: number;
+  /**
+   * A valid input the handler works on for a second or more (and less than the worker's drain
+   * time). Runs the deadline case, makes the calls of the concurrency case overlap on the worker,
+   * and stands in for `cancellation.input` when `cancellation` is not given.
+   */
+  slowInput?: unknown;
+  /**
+   * Adds a case with an input generated from the input schema (json-schema-faker), which must be
+   * answered with a valid output or a declared error code.
+   * @default true when neither `cases` nor `streamCases` is given
+   */
+  generateInput?: boolean;
+  /**
+   * The caller's certificate, to ask the worker's own `grpc.health.v1` service; the health case is
+   * skipped without it. @default `cluster.identity`
+   */
+  identity?: TlsIdentity;
+  /**
+   * Calls the concurrency case sends at once; 0 skips it.
+   * @default the capability's `resources.maxConcurrency` (at most 128)
+   */
+  concurrency?: number;
 }
 
 /** Name of the built-in case that sends an input breaking the input schema. */
@@ -71,9 +100,19 @@ export const SCHEMA_CASE = 'input that breaks the schema is refused';
  * Runs each case through the controller against the worker under test and checks what the
  * platform promises: successful outputs match the output schema, failures carry the contract code
  * expected, every answer names the worker that served it (the worker under test, when known).
- * Adds two cases of its own: an input that breaks the input schema (found with the capability's
- * own validator; skipped when the schema accepts anything) must be refused with INVALID_INPUT,
- * and, given `cancellation`, a cancelled call must free its slot and stop its handler.
+ * Then its own cases, each `skipped` (with the reason) when it cannot apply:
+ *
+ * - `GENERATED_CASE`: an input generated from the input schema is answered (when no cases
+ *   are given, or with `generateInput`);
+ * - `SCHEMA_CASE`: an input that breaks the input schema (found with the capability's own
+ *   validator) is refused with INVALID_INPUT;
+ * - `HEALTH_CASE`: the worker's gRPC health service answers SERVING (given `identity`);
+ * - `NOT_FOUND_CASE`: an unknown capability and an unknown version are NOT_FOUND;
+ * - `DEADLINE_CASE`: a call past its deadline ends with DEADLINE_EXCEEDED and frees its
+ *   slot (given `slowInput`);
+ * - `CONCURRENCY_CASE`: `maxConcurrency` calls at once are all answered;
+ * - `CANCELLATION_CASE`: a cancelled call frees its slot and stops its handler (given
+ *   `cancellation` or `slowInput`).
  *
  * Cases run one after another; the results keep their order, the built-in cases last.
  *
@@ -90,65 +129,78 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
     workerId: options.workerId ?? underTest?.id,
     timeoutMs: options.timeoutMs ?? 30_000,
   };
+  const target: InFlightTarget = {
+    ...run,
+    workerHttpUrl: options.workerHttpUrl ?? underTest?.httpUrl,
+    runs: cluster ? handlerRunLogOf(cluster) : undefined,
+  };
   const streaming = capability.streaming !== 'none';
   const cases = options.cases ?? [];
   const streamCases = options.streamCases ?? [];
   const results: ConformanceResult[] = [];
+  // Valid inputs the worker answered: the concurrency case sends one of them.
+  const answeredInputs: unknown[] = [];
 
   for (const c of cases) {
-    results.push(
-      streaming
-        ? failed(
-            c.name,
-            `${capability.id} streams (${capability.streaming}): give this case in streamCases, with records`,
-          )
-        : await runUnaryCase(run, c),
-    );
+    const result = streaming
+      ? failed(
+          c.name,
+          `${capability.id} streams (${capability.streaming}): give this case in streamCases, with records`,
+        )
+      : await runUnaryCase(run, c);
+    if (result.passed && !c.expectError) answeredInputs.push(c.input);
+    results.push(result);
   }
   for (const c of streamCases) {
-    results.push(
-      streaming
-        ? await runStreamCase(run, c)
-        : failed(c.name, `${capability.id} does not stream: give this case in cases, with an input`),
-    );
+    const result = streaming
+      ? await runStreamCase(run, c)
+      : failed(c.name, `${capability.id} does not stream: give this case in cases, with an input`);
+    if (result.passed && !c.expectError && Array.isArray(c.records) && c.records.length > 0) {
+      const streamsIn = capability.streaming === 'input' || capability.streaming === 'bidi';
+      answeredInputs.push(streamsIn ? c.records : c.records[0]);
+    }
+    results.push(result);
   }
-  results.push(await runSchemaCase(run, samplesOf(cases, streamCases)));
-  if (options.cancellation) {
-    results.push(
-      await checkCancellation(
-        {
-          ...run,
-          workerHttpUrl: options.workerHttpUrl ?? underTest?.httpUrl,
-          runs: cluster ? handlerRunLogOf(cluster) : undefined,
-        },
-        options.cancellation,
-      ),
-    );
-  } else {
-    results.push(skipped(CANCELLATION_CASE, 'no `cancellation` input given'));
+  const samples = samplesOf(cases, streamCases);
+  if (options.generateInput ?? (cases.length === 0 && streamCases.length === 0)) {
+    const generated = await generateValidInput(capability);
+    const result = await runGeneratedCase(run, generated);
+    if (generated) {
+      samples.push(generated.input);
+      if (result.passed && result.note?.startsWith('sent ')) answeredInputs.push(generated.input);
+    }
+    results.push(result);
   }
+  results.push(await runSchemaCase(run, samples));
+  results.push(await checkWorkerHealth(run, options.identity ?? cluster?.identity));
+  results.push(await checkNotFound(run, samples[0]));
+  results.push(await checkDeadline(run, target, options.slowInput));
+  results.push(
+    await checkConcurrency(
+      run,
+      options.slowInput ?? answeredInputs[0],
+      options.concurrency ?? capability.definition.resources.maxConcurrency,
+    ),
+  );
+  const cancellation =
+    options.cancellation ?? (options.slowInput === undefined ? undefined : { input: options.slowInput });
+  results.push(
+    cancellation
+      ? await checkCancellation({ ...target, timeoutMs: run.timeoutMs }, cancellation)
+      : skipped(CANCELLATION_CASE, 'no `cancellation` input given'),
+  );
   return results;
 }
 
-interface Run {
-  client: CrankClient;
-  capability: Capability;
-  workerId: string | undefined;
-  timeoutMs: number;
-}
-
 async function runUnaryCase(run: Run, c: ConformanceCase): Promise<ConformanceResult> {
-  let result;
+  let answer;
   try {
-    result = await run.client.invoke(run.capability.id, c.input, {
-      version: run.capability.version,
-      timeoutMs: run.timeoutMs,
-    });
+    answer = await callOnce(run, c.input);
   } catch (error) {
     return failedCall(c.name, c.expectError, error);
   }
-  const { output, workerId } = result;
-  return answered(run, c.name, c.expectError, workerId, [output], async () => c.check?.(output));
+  const output = answer.records[0];
+  return answered(run, c.name, c.expectError, answer, async () => c.check?.(output));
 }
 
 async function runStreamCase(run: Run, c: ConformanceStreamCase): Promise<ConformanceResult> {
@@ -167,57 +219,7 @@ async function runStreamCase(run: Run, c: ConformanceStreamCase): Promise<Confor
   if (!c.expectError && c.expectRecords !== undefined && records.length !== c.expectRecords) {
     return failed(c.name, `expected ${c.expectRecords} output records, got ${records.length}`, workerId);
   }
-  return answered(run, c.name, c.expectError, workerId, records, async () => c.check?.(records));
-}
-
-/** The verdict of a call that failed: passed only with the code the case expects. */
-function failedCall(
-  name: string,
-  expectError: string | undefined,
-  error: unknown,
-  workerId?: string,
-): ConformanceResult {
-  const code = codeOf(error);
-  if (expectError !== undefined && code === expectError) return passed(name, workerId);
-  return failed(
-    name,
-    `${expectError ? `expected ${expectError}, got` : 'call failed with'} ${code}: ${messageOf(error)}`,
-    workerId,
-  );
-}
-
-/** The verdict of a call that answered: its outputs, the worker that answered, the case's check. */
-async function answered(
-  run: Run,
-  name: string,
-  expectError: string | undefined,
-  workerId: string | undefined,
-  outputs: readonly unknown[],
-  check: () => Promise<void>,
-): Promise<ConformanceResult> {
-  if (expectError) return failed(name, `expected ${expectError}, got success`, workerId);
-  for (const [index, output] of outputs.entries()) {
-    if (output instanceof Uint8Array) continue;
-    const first = run.capability.validateOutput(output)[0];
-    if (first) {
-      const where = outputs.length > 1 || run.capability.streaming !== 'none' ? `record ${index} ` : '';
-      return failed(name, `output ${where}${first.path || '/'}: ${first.message}`, workerId);
-    }
-  }
-  if (!workerId) return failed(name, 'no worker id in the answer');
-  if (run.workerId && workerId !== run.workerId) {
-    return failed(
-      name,
-      `answered by worker "${workerId}", not by the worker under test "${run.workerId}"`,
-      workerId,
-    );
-  }
-  try {
-    await check();
-  } catch (error) {
-    return failed(name, `check failed: ${messageOf(error)}`, workerId);
-  }
-  return passed(name, workerId);
+  return answered(run, c.name, c.expectError, { records, workerId }, async () => c.check?.(records));
 }
 
 /** Sends an input the schema refuses; it must fail with INVALID_INPUT. */
@@ -258,9 +260,4 @@ function workerOf(cluster: TestCluster): { id: string; httpUrl: string } | undef
   } catch {
     return undefined;
   }
-}
-
-function preview(value: unknown): string {
-  const json = JSON.stringify(value) ?? String(value);
-  return json.length > 120 ? `${json.slice(0, 117)}...` : json;
 }

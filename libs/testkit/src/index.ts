@@ -19,10 +19,19 @@
  *   }),
  * );
  * await cluster.close();
+ *
+ * // Any worker over gRPC, or a stdio worker for crank-host (also the `crank-conformance` CLI).
+ * assertConformance(await runGrpcConformance({ client, command: ['node', 'worker.js'] }));
+ * assertConformance(await runStdioConformance({ command: ['python3', 'worker.py'], type: 'text.stats' }));
  * ```
  */
 export { callHandler, type AnyHandler, type CallHandlerOptions } from './call-handler.js';
 export { CANCELLATION_CASE, type ConformanceCancellation } from './cancellation-check.js';
+export { CONCURRENCY_CASE } from './concurrency-check.js';
+export { DEADLINE_CASE } from './deadline-check.js';
+export { GENERATED_CASE, generateValidInput } from './generated-input.js';
+export { NOT_FOUND_CASE } from './not-found-check.js';
+export { HEALTH_CASE } from './worker-health-check.js';
 export {
   SCHEMA_CASE,
   runConformance,
@@ -36,7 +45,16 @@ export {
   type ConformanceResult,
   type ConformanceStatus,
 } from './conformance-result.js';
+export { runConformanceCli, type ConformanceCliIo } from './cli/conformance-cli.js';
+export { DRAIN_CASE } from './drain-check.js';
+export { START_CASE, runGrpcConformance, type GrpcConformanceOptions } from './grpc-conformance.js';
 export type { HandlerRun } from './handler-runs.js';
+export {
+  STDIO_CASES,
+  UNKNOWN_TYPE,
+  runStdioConformance,
+  type StdioConformanceOptions,
+} from './stdio-conformance.js';
 export {
   mockContext,
   type LogRecord,

@@ -2,7 +2,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ControllerApp, CreateControllerOptions, createControllerApp } from '@crank/controller';
-import { connectClient, type CrankClient } from '@crank/controller-client';
+import {
+  callerIdentity,
+  connectClient,
+  controllerLocation,
+  type CrankClient,
+  type TlsIdentity,
+} from '@crank/controller-client';
 import { CrankWorker, type ServedCapability, type WorkerOptions } from '@crank/worker-runtime';
 import { pino, type Logger } from 'pino';
 import { eventually } from './eventually.js';
@@ -44,6 +50,8 @@ export interface TestCluster {
   readonly worker: CrankWorker;
   /** A client of the controller, enrolled with a caller certificate kept under `dataDir`. */
   readonly client: CrankClient;
+  /** The caller certificate of `client`: reaches a worker's own gRPC health service too. */
+  readonly identity: TlsIdentity;
   /** The controller's data dir (CA, `ca.crt`, `bootstrap-token`, the client's keys); removed by `close()`. */
   readonly dataDir: string;
   /** Base URL of the controller's HTTP API (`/v1/workers`, `POST /v1/invoke/:capability`). */
@@ -107,14 +115,19 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
       {},
     );
     cluster.controllerApp = controller;
-    cluster.clientInstance = await connectClient({
-      address: controller.grpcAddress,
-      dataDir,
-      caFile: join(dataDir, 'ca.crt'),
-      bootstrapToken: await cluster.bootstrapToken(),
+    const location = controllerLocation(
+      {
+        address: controller.grpcAddress,
+        dataDir,
+        caFile: join(dataDir, 'ca.crt'),
+        bootstrapToken: await cluster.bootstrapToken(),
+      },
+      {},
+    );
+    cluster.identityInstance = await callerIdentity(location, options.clientName ?? 'testkit-client', {
       home: join(dataDir, 'caller-home'),
-      name: options.clientName ?? 'testkit-client',
     });
+    cluster.clientInstance = await connectClient({ ...location, identity: cluster.identityInstance });
     const worker =
       options.worker ??
       (options.capabilities ? { name: 'test-worker', capabilities: options.capabilities } : undefined);
@@ -146,6 +159,7 @@ async function loadController(): Promise<{ createControllerApp: typeof createCon
 class EmbeddedCluster implements TestCluster {
   controllerApp: ControllerApp | undefined;
   clientInstance: CrankClient | undefined;
+  identityInstance: TlsIdentity | undefined;
   underTest: CrankWorker | undefined;
   // Started workers, in start order; stopped in reverse.
   private readonly workers: CrankWorker[] = [];
@@ -167,6 +181,11 @@ class EmbeddedCluster implements TestCluster {
   get client(): CrankClient {
     if (!this.clientInstance) throw new Error('client: the cluster has not started');
     return this.clientInstance;
+  }
+
+  get identity(): TlsIdentity {
+    if (!this.identityInstance) throw new Error('identity: the cluster has not started');
+    return this.identityInstance;
   }
 
   get worker(): CrankWorker {

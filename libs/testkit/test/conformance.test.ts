@@ -4,6 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DEBUG_ECHO } from '@crank/capabilities';
 import {
   CANCELLATION_CASE,
+  CONCURRENCY_CASE,
+  DEADLINE_CASE,
+  HEALTH_CASE,
+  NOT_FOUND_CASE,
   SCHEMA_CASE,
   assertConformance,
   runConformance,
@@ -64,6 +68,10 @@ describe('runConformance against a worker started by startTestCluster', () => {
       ['reverses', 'passed'],
       ['refuses empty text', 'passed'],
       [SCHEMA_CASE, 'passed'],
+      [HEALTH_CASE, 'passed'],
+      [NOT_FOUND_CASE, 'passed'],
+      [DEADLINE_CASE, 'skipped'],
+      [CONCURRENCY_CASE, 'passed'],
       [CANCELLATION_CASE, 'skipped'],
     ]);
     expect(results[0]?.workerId).toBe(cluster.worker.id);
@@ -152,6 +160,7 @@ describe('runConformance against a worker started by startTestCluster', () => {
     const results = await runConformance({
       cluster,
       capability: slow.capability,
+      generateInput: false,
       cancellation: { input: { ms: 30_000 }, settleTimeoutMs: 500 },
     });
     const result = byName(results, CANCELLATION_CASE);
@@ -175,6 +184,8 @@ describe('runConformance against a worker started by startTestCluster', () => {
         cluster,
         workerHttpUrl: `http://127.0.0.1:${(health.address() as AddressInfo).port}`,
         capability: WAIT_POLITELY,
+        generateInput: false,
+        concurrency: 0,
         cancellation: { input: { ms: 30_000 }, settleTimeoutMs: 500 },
       });
       const result = byName(results, CANCELLATION_CASE);
@@ -226,6 +237,10 @@ describe('runConformance against a worker started by startTestCluster', () => {
       ['miscounted', 'failed', 'expected 3 output records, got 2'],
       ['check fails', 'failed', 'check failed: no'],
       [SCHEMA_CASE, 'passed', undefined],
+      [HEALTH_CASE, 'passed', undefined],
+      [NOT_FOUND_CASE, 'passed', undefined],
+      [DEADLINE_CASE, 'skipped', 'no `slowInput` given (an input the handler works on for a second or more)'],
+      [CONCURRENCY_CASE, 'passed', undefined],
       [CANCELLATION_CASE, 'skipped', 'no `cancellation` input given'],
     ]);
   });

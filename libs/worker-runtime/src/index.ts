@@ -16,6 +16,9 @@
  * process.on('SIGTERM', () => void worker.stop());
  * ```
  *
+ * Workers in other languages: `crank-host <config.yaml>` (the bin of this package, {@link CrankHost})
+ * serves capabilities whose tasks run in processes speaking JSON lines over stdio.
+ *
  * This entry point needs no NestJS; the NestJS integration is the separate entry point
  * `@crank/worker-runtime/nest`.
  *
@@ -47,4 +50,26 @@ export {
   type ThreadPoolOptions,
   type ThreadTaskInfo,
 } from './thread-pool.js';
+export { CrankHost, type CrankHostOptions, type HostState } from './host/crank-host.js';
+export {
+  DEFAULT_MAX_OUTPUT_BYTES,
+  DEFAULT_TASK_TIMEOUT_MS,
+  loadHostConfig,
+  parseHostConfig,
+  type HostConfig,
+  type HostConfigContext,
+  type HostMode,
+  type HostWorkerConfig,
+} from './host/host-config.js';
+export { HostConfigError, type ConfigIssue } from './host/config-source.js';
+export {
+  EXIT_PERMANENT,
+  EXIT_RETRIABLE,
+  EXIT_SUCCESS,
+  encodeTask,
+  parseTaskAnswer,
+  type TaskAnswer,
+  type TaskErrorInfo,
+  type TaskRequest,
+} from './host/stdio-protocol.js';
 export { CapabilityError, CrankError } from '@crank/capabilities';

@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// Entry point of the `crank-host` command. Kept as plain JavaScript outside dist/ (like the
+// `crank` CLI's bin/crank.js) so that npm links it on install, before anything is built; the host
+// itself is compiled to dist/host/main.js.
+import { existsSync } from 'node:fs';
+
+const main = new URL('../dist/host/main.js', import.meta.url);
+if (existsSync(main)) {
+  await import(main.href);
+} else {
+  process.stderr.write('crank-host: @crank/worker-runtime is not built yet; run `npm run build` first.\n');
+  process.exitCode = 1;
+}

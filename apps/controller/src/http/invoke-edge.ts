@@ -1,27 +1,37 @@
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { CrankError, type ErrorCode } from '@crank/capabilities';
 import { HTTP_HEADERS, WIRE_LIMITS } from '@crank/proto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ControllerCore } from '../controller-core.js';
 
 /** Paths of the routes that run calls, as Fastify names them. */
 const INVOKE_ROUTE = '/v1/invoke/:capability';
+/** The streaming route (POST, and PUT for `curl -T`): its body is never buffered. */
+const STREAM_ROUTE = '/v1/stream/:capability';
 
 /**
  * The HTTP edge of calls, installed on the Fastify instance before any route runs:
  * - bodies of every media type arrive as raw bytes (JSON is parsed once, by the input check, and
- *   answered byte for byte: no re-encoding, no second copy);
- * - a call is refused before its body is read when it cannot be served now (every slot busy and
- *   the queue full, or the payload budget spent): under overload, refusing costs almost nothing,
- *   so `/health` and `/metrics` stay responsive;
+ *   answered byte for byte: no re-encoding, no second copy), up to the body limit; the body of
+ *   the stream route is handed over unread, as a stream, with no limit (it is read as the worker
+ *   takes it: a multi-GB upload is never held);
+ * - a call is refused before its body is read when it cannot be served now (an unknown
+ *   capability, every slot busy and the queue full, or the payload budget spent; for a stream, a
+ *   capability that does not stream): under overload, refusing costs almost nothing, so `/health`
+ *   and `/metrics` stay responsive;
  * - 429 and 503 answers carry `Retry-After`.
  */
 export function installInvokeEdge(fastify: FastifyInstance, core: ControllerCore): void {
   fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  fastify.addContentTypeParser('*', (request, payload, done) => {
+    if (isStreamRoute(request)) done(null, payload);
+    else readWholeBody(request, payload, done);
+  });
 
   fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {
-    if (request.method !== 'POST' || request.routeOptions.url !== INVOKE_ROUTE) {
+    const stream = isStreamRoute(request);
+    if (!stream && (request.method !== 'POST' || request.routeOptions.url !== INVOKE_ROUTE)) {
       done();
       return;
     }
@@ -36,8 +46,18 @@ export function installInvokeEdge(fastify: FastifyInstance, core: ControllerCore
         return; // the handler names the field at fault
       }
       core.router.admit(capability, range);
-      const length = Number(request.headers['content-length'] ?? 0);
-      if (Number.isFinite(length)) core.budget.check(length);
+      if (stream) {
+        // Stream bytes are relayed as they come under back-pressure, not held: no budget to take.
+        if (core.router.resolve(capability, range).definition.streaming === 'none') {
+          throw new CrankError(
+            'FAILED_PRECONDITION',
+            `capability "${capability}" is not a streaming capability; call /v1/invoke/${capability} instead`,
+          );
+        }
+      } else {
+        const length = Number(request.headers['content-length'] ?? 0);
+        if (Number.isFinite(length)) core.budget.check(length);
+      }
       done();
     } catch (error) {
       if (!(error instanceof CrankError)) {
@@ -48,6 +68,60 @@ export function installInvokeEdge(fastify: FastifyInstance, core: ControllerCore
       void sendError(reply, error);
     }
   });
+}
+
+function isStreamRoute(request: FastifyRequest): boolean {
+  return (request.method === 'POST' || request.method === 'PUT') && request.routeOptions.url === STREAM_ROUTE;
+}
+
+/**
+ * Reads a whole body into one Buffer, as Fastify's own `parseAs: 'buffer'` does: 413 past the
+ * route's body limit (told by `content-length` before anything is read, or when the bytes pass
+ * it), 400 when fewer or more bytes come than `content-length` says.
+ */
+function readWholeBody(
+  request: FastifyRequest,
+  payload: Readable & { receivedEncodedLength?: number },
+  done: (error: Error | null, body?: Buffer) => void,
+): void {
+  const limit = request.routeOptions.bodyLimit;
+  const declared = Number(request.headers['content-length']);
+  if (declared > limit) {
+    done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
+    return;
+  }
+  const parts: Buffer[] = [];
+  let received = 0;
+  const cleanup = (): void => {
+    payload.removeListener('data', onData);
+    payload.removeListener('end', onEnd);
+    payload.removeListener('error', onEnd);
+  };
+  const onData = (chunk: Buffer | string): void => {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    received += bytes.length;
+    if (received > limit) {
+      cleanup();
+      done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
+      return;
+    }
+    parts.push(bytes);
+  };
+  const onEnd = (error?: Error & { statusCode?: number }): void => {
+    cleanup();
+    if (error) {
+      if (!(typeof error.statusCode === 'number' && error.statusCode >= 400)) error.statusCode = 400;
+      done(error);
+    } else if (!Number.isNaN(declared) && (payload.receivedEncodedLength || received) !== declared) {
+      done(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
+    } else {
+      done(null, Buffer.concat(parts, received));
+    }
+  };
+  payload.on('data', onData);
+  payload.on('end', onEnd);
+  payload.on('error', onEnd);
+  payload.resume();
 }
 
 /**
@@ -116,4 +190,43 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
     `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
       `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
+}
+
+/** An RFC 9110 token: what a media-type parameter name (and a bare value) may be. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * The content type of a raw-bytes call with the request's query parameters (all but `version`)
+ * added as media-type parameters, so that options reach the worker with the bytes:
+ * `POST /v1/invoke/convert.document?to=text` with `image/png` gives `image/png; to=text`. JSON
+ * bodies carry their options in the JSON and are left as they are.
+ *
+ * @throws CrankError INVALID_INPUT naming a parameter that is repeated, not a token, or also set
+ *   in the Content-Type header
+ */
+export function contentTypeWithQuery(contentType: string, query: unknown, json: boolean): string {
+  const entries = Object.entries((query ?? {}) as Record<string, unknown>).filter(
+    ([name]) => name !== 'version',
+  );
+  if (json || entries.length === 0) return contentType;
+  const present = new Set(
+    contentType
+      .split(';')
+      .slice(1)
+      .map((part) => part.split('=')[0]?.trim().toLowerCase()),
+  );
+  const parameters = entries.map(([name]) => {
+    const value = singleQuery(query, name) ?? '';
+    if (!TOKEN.test(name))
+      throw new CrankError('INVALID_INPUT', `query: "${name.slice(0, 40)}" is not a parameter name`);
+    if (present.has(name.toLowerCase())) {
+      throw new CrankError(
+        'INVALID_INPUT',
+        `${name}: given both in the query and in content-type; give it once`,
+      );
+    }
+    const quoted = TOKEN.test(value) ? value : `"${value.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+    return `${name}=${quoted}`;
+  });
+  return [contentType, ...parameters].join('; ');
 }

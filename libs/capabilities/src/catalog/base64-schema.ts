@@ -1,7 +1,8 @@
 /**
  * A JSON Schema for file content sent as base64 text inside a JSON payload (standard alphabet,
- * padded; ajv-formats' `byte` format). `maxLength` is derived from the decoded size limit so that
- * an oversized file is refused before it is decoded.
+ * padded). `maxLength` is derived from the decoded size limit so that an oversized file is refused
+ * before it is decoded. A plain character-class pattern rather than ajv-formats' `byte` format,
+ * whose regular expression overflows the stack on a few MiB of text.
  *
  * @param maxBytes - the largest decoded size accepted, in bytes
  */
@@ -9,7 +10,7 @@ export function base64Schema(description: string, maxBytes: number): Record<stri
   return {
     type: 'string',
     contentEncoding: 'base64',
-    format: 'byte',
+    pattern: '^[A-Za-z0-9+/]*={0,2}$',
     maxLength: Math.ceil(maxBytes / 3) * 4,
     description,
   };

@@ -1,0 +1,16 @@
+import 'reflect-metadata';
+import './native-preload.js';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module.js';
+
+// The worker needs no HTTP adapter of Nest's: the runtime serves gRPC and its own /health.
+const app = NestFactory.createApplicationContext(AppModule, { logger: ['error', 'warn'] });
+
+// On SIGTERM or SIGINT, close the app: the runtime drains and deregisters, then the conversion
+// threads stop, so the process ends by itself with status 0.
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    void app.then((started) => started.close());
+  });
+}
+await app;

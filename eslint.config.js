@@ -17,6 +17,8 @@ import jsoncParser from 'jsonc-eslint-parser';
 export const depConstraints = [
   { sourceTag: 'scope:proto', onlyDependOnLibsWithTags: [] },
   { sourceTag: 'scope:capabilities', onlyDependOnLibsWithTags: [] },
+  // Mail parsing shared by the email workers (parser, classifier): sees capabilities' types only.
+  { sourceTag: 'scope:mail', onlyDependOnLibsWithTags: ['scope:capabilities'] },
   { sourceTag: 'scope:controller-client', onlyDependOnLibsWithTags: ['scope:capabilities', 'scope:proto'] },
   {
     sourceTag: 'scope:worker-runtime',
@@ -33,7 +35,10 @@ export const depConstraints = [
     ],
   },
   { sourceTag: 'scope:controller', onlyDependOnLibsWithTags: ['scope:capabilities', 'scope:proto'] },
-  { sourceTag: 'scope:worker', onlyDependOnLibsWithTags: ['scope:worker-runtime', 'scope:capabilities'] },
+  {
+    sourceTag: 'scope:worker',
+    onlyDependOnLibsWithTags: ['scope:worker-runtime', 'scope:capabilities', 'scope:mail'],
+  },
   {
     sourceTag: 'scope:e2e',
     onlyDependOnLibsWithTags: [

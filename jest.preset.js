@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const workspaceRoot = dirname(fileURLToPath(import.meta.url));
-const libs = ['proto', 'capabilities', 'worker-runtime', 'controller-client', 'testkit'];
+const libs = ['proto', 'capabilities', 'worker-runtime', 'controller-client', 'testkit', 'mail'];
 
 /** @param {string} projectRoot absolute path of the project using the preset */
 export function jestConfig(projectRoot) {

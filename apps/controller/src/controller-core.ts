@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ControllerConfig } from './config/controller-config.js';
 import type { ByteBudget } from './invoke/byte-budget.js';
 import type { InvocationService } from './invoke/invocation-service.js';
+import type { StreamRelay } from './invoke/stream-relay.js';
 import type { JobService } from './jobs/job-service.js';
 import type { ControllerMetrics } from './metrics/controller-metrics.js';
 import type { CertificateAuthority } from './pki/certificate-authority.js';
@@ -18,6 +19,8 @@ export interface ControllerCore {
   registry: WorkerRegistry;
   router: Router;
   invocations: InvocationService;
+  /** Streams, the same for gRPC InvokeStream and the HTTP stream route. */
+  streams: StreamRelay;
   /** Submit, read, cancel and watch jobs. */
   jobs: JobService;
   /** Payload bytes held for calls in flight. */

@@ -193,6 +193,7 @@ export async function createControllerApp(
     registry,
     router,
     invocations,
+    streams,
     jobs,
     budget,
     metrics,

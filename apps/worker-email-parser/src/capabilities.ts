@@ -1,4 +1,4 @@
 import { PARSE_EMAIL, PARSE_MBOX } from '@crank/capabilities';
 
-/** The catalog capabilities this worker serves. Its handlers and `main.ts` land with its own issue. */
+/** The catalog capabilities this worker serves, as the catalog defines them. */
 export const SERVED_CAPABILITIES = [PARSE_EMAIL, PARSE_MBOX] as const;

@@ -89,9 +89,29 @@ export {
   type DocumentTargetFormat,
 } from './catalog/convert-document.js';
 export { DEBUG_ECHO, type DebugEchoInput, type DebugEchoOutput } from './catalog/debug-echo.js';
-export type { EmailAddress, EmailAttachment, EmailSummaryFields } from './catalog/email-summary-schema.js';
-export { PARSE_EMAIL, type ParseEmailInput, type ParseEmailOutput } from './catalog/parse-email.js';
-export { PARSE_MBOX, type ParseMboxOptions, type ParseMboxRecord } from './catalog/parse-mbox.js';
+export {
+  WARNINGS_MAX,
+  type EmailAddress,
+  type EmailAttachment,
+  type EmailSummaryFields,
+  type EmailWarning,
+} from './catalog/email-summary-schema.js';
+export {
+  PARSE_EMAIL,
+  PARSE_EMAIL_MAX_BYTES,
+  type ParseEmailInput,
+  type ParseEmailOutput,
+} from './catalog/parse-email.js';
+export {
+  PARSE_MBOX,
+  type MboxGarbageReason,
+  type ParseMboxGarbageRecord,
+  type ParseMboxMessageRecord,
+  type ParseMboxOptions,
+  type ParseMboxRecord,
+  type ParseMboxTotals,
+  type ParseMboxTotalsRecord,
+} from './catalog/parse-mbox.js';
 export {
   STREAM_AGGREGATE,
   type AggregateEvent,

@@ -371,6 +371,7 @@ describe('CrankClient.capabilities', () => {
         description: id,
         liveWorkers: 2,
         streaming,
+        inputMediaTypes: id === 'a.none' ? ['text/csv'] : [],
         inputSchemaJson: '{"type":"object","required":["text"]}',
         outputSchemaJson: 'true',
       });
@@ -397,6 +398,7 @@ describe('CrankClient.capabilities', () => {
       description: 'a.none',
       liveWorkers: 2,
       streaming: 'none',
+      inputMediaTypes: ['text/csv'],
       inputSchema: { type: 'object', required: ['text'] },
       outputSchema: true,
     });

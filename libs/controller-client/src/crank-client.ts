@@ -54,6 +54,8 @@ export interface CapabilityInfo {
   liveWorkers: number;
   /** How it exchanges data: `'none'` is a unary call, the others take `invokeStream`. */
   streaming: StreamingMode;
+  /** Media types of raw-bytes input it takes besides JSON, e.g. `application/mbox`. */
+  inputMediaTypes: string[];
   /** JSON Schema of its input (of each input record, for a stream). */
   inputSchema: JsonSchema;
   /** JSON Schema of its output (of each output record, for a stream). */
@@ -215,6 +217,7 @@ export class CrankClient {
       description: c.description,
       liveWorkers: c.liveWorkers,
       streaming: streamingModeFromWire(c.streaming),
+      inputMediaTypes: [...c.inputMediaTypes],
       inputSchema: parseSchema(c.inputSchemaJson, `capabilities[${index}].inputSchemaJson`),
       outputSchema: parseSchema(c.outputSchemaJson, `capabilities[${index}].outputSchemaJson`),
     }));

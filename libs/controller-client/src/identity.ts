@@ -23,6 +23,7 @@ export function controllerChannelOptions(): ChannelOptions {
     'grpc.default_authority': CONTROLLER_NAME,
     'grpc.max_receive_message_length': WIRE_LIMITS.maxMessageBytes,
     'grpc.max_send_message_length': WIRE_LIMITS.maxMessageBytes,
+    'grpc-node.flow_control_window': WIRE_LIMITS.streamWindowBytes,
     'grpc.keepalive_time_ms': 30_000,
   };
 }
@@ -61,7 +62,8 @@ export function controllerLocation(
     /^[a-z]+:\/\//,
     '',
   );
-  const token = init.bootstrapToken ?? env['CRANK_BOOTSTRAP_TOKEN'];
+  // Trimmed like the token file: a Secret made --from-file carries a trailing newline.
+  const token = (init.bootstrapToken ?? env['CRANK_BOOTSTRAP_TOKEN'])?.trim();
   return {
     address,
     dataDir,

@@ -7,7 +7,7 @@ import { CONTROLLER_CORE, type ControllerCore } from '../controller-core.js';
 import { summarizeCapabilities, summarizeWorkers } from '../grpc/controller-service.js';
 import { JSON_CONTENT_TYPE, isJson } from '../invoke/payloads.js';
 import { httpCaller } from './http-access.js';
-import { deadlineFromHeader, singleQuery } from './invoke-edge.js';
+import { contentTypeWithQuery, deadlineFromHeader, singleQuery } from './invoke-edge.js';
 
 /** The HTTP face of the registry and of routing. */
 @ApiTags('v1')
@@ -56,6 +56,13 @@ export class ApiController {
   })
   @ApiParam({ name: 'capability', example: 'debug.echo' })
   @ApiQuery({ name: 'version', required: false, description: 'semver range, e.g. ^1.0.0' })
+  @ApiQuery({
+    name: 'options',
+    required: false,
+    description:
+      'with a raw (non-JSON) body, any other query parameter reaches the worker as a media-type ' +
+      'parameter: ?to=text with image/png is image/png; to=text',
+  })
   @ApiHeader({
     name: HTTP_HEADERS.timeoutMs,
     required: false,
@@ -73,6 +80,7 @@ export class ApiController {
   ): Promise<Buffer> {
     const deadlineMs = deadlineFromHeader(timeoutMs);
     const range = singleQuery(query, 'version') ?? '';
+    const type = contentType?.trim() || JSON_CONTENT_TYPE;
     const abort = new AbortController();
     reply.raw.on('close', () => {
       if (!reply.raw.writableFinished) abort.abort();
@@ -81,7 +89,7 @@ export class ApiController {
       capability,
       range,
       input: Payload.fromPartial({
-        contentType: contentType?.trim() || JSON_CONTENT_TYPE,
+        contentType: contentTypeWithQuery(type, query, isJson(type)),
         data: Buffer.isBuffer(body) ? body : Buffer.alloc(0),
       }),
       requestId: requestId ?? randomUUID(),

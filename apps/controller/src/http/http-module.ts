@@ -4,6 +4,7 @@ import { ApiController } from './api.controller.js';
 import { JobEventStreams } from './job-events-sse.js';
 import { JobsController } from './jobs.controller.js';
 import { StatusController } from './status.controller.js';
+import { StreamController } from './stream.controller.js';
 
 /** The controller's HTTP API, bound to an already running core. */
 @Module({})
@@ -11,7 +12,7 @@ export class HttpModule {
   static forCore(core: ControllerCore): DynamicModule {
     return {
       module: HttpModule,
-      controllers: [StatusController, ApiController, JobsController],
+      controllers: [StatusController, ApiController, JobsController, StreamController],
       providers: [{ provide: CONTROLLER_CORE, useValue: core }, JobEventStreams],
     };
   }

@@ -1,4 +1,4 @@
-import { Metadata, type ClientDuplexStream, type ServerDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type ClientDuplexStream, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import { ContractViolationError, CrankError, type Capability } from '@crank/capabilities';
 import { StreamFrame, type Payload } from '@crank/proto';
 import type { Logger } from 'pino';
@@ -16,7 +16,28 @@ export interface StreamRelayOptions {
   logger: Logger;
 }
 
-type CallerStream = ServerDuplexStream<StreamFrame, StreamFrame>;
+/**
+ * The caller's side of a stream, as much of it as the relay uses: a gRPC InvokeStream call
+ * (`ServerDuplexStream`), or the HTTP stream route's adapter (`http/http-stream-caller.ts`).
+ * Frames come in as `data`, go out with `write` (false: wait for `drain`); a failure is emitted
+ * as `error` with the gRPC status of the contract error, unless the caller already cancelled.
+ */
+export interface RelayCaller {
+  readonly cancelled: boolean;
+  getDeadline(): Date | number;
+  on(event: 'data', listener: (frame: StreamFrame) => void): unknown;
+  on(event: 'cancelled' | 'end', listener: () => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  write(frame: StreamFrame): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+  removeListener(event: 'drain', listener: () => void): unknown;
+  end(): unknown;
+  emit(event: 'error', status: Partial<StatusObject>): boolean;
+}
+
+type CallerStream = RelayCaller;
 type WorkerStream = ClientDuplexStream<StreamFrame, StreamFrame>;
 
 /**

@@ -31,7 +31,10 @@ const summary = {
   cc: [],
   subject: 'Lunch?',
   date: '2026-11-27T12:00:00Z',
-  attachments: [{ filename: 'menu.pdf', contentType: 'application/pdf', size: 1234 }],
+  attachments: [
+    { filename: 'menu.pdf', contentType: 'application/pdf', size: 1234, sha256: 'ab'.repeat(32) },
+  ],
+  warnings: [],
 };
 
 const SAMPLES: Record<string, Samples> = {
@@ -43,16 +46,23 @@ const SAMPLES: Record<string, Samples> = {
     badOutput: { message: 'hello', workerId: 'worker-1', receivedAt: 'now' },
   },
   'convert.document': {
-    goodInput: {
-      from: 'markdown',
-      to: 'pdf',
-      content: Buffer.from('# Title').toString('base64'),
-      options: { pageSize: 'A4', dpi: 300 },
-    },
+    goodInput: { to: 'pdf', from: 'markdown', text: '# Title', options: { pageSize: 'A4', title: 'T' } },
     badInput: { from: 'docx', to: 'pdf', content: 'not base64!' },
     badPath: '/content',
-    goodOutput: { format: 'pdf', content: 'JVBERi0xLjcK', bytes: 9, pages: 1, warnings: [] },
-    badOutput: { format: 'pdf', content: 'JVBERi0xLjcK', bytes: -1, warnings: [] },
+    goodOutput: {
+      format: 'pdf',
+      mediaType: 'application/pdf',
+      content: 'JVBERi0xLjcK',
+      metadata: { from: 'markdown', bytesIn: 7, bytesOut: 9, durationMs: 12.5, pages: 1 },
+      warnings: [],
+    },
+    badOutput: {
+      format: 'pdf',
+      mediaType: 'application/pdf',
+      content: 'JVBERi0xLjcK',
+      metadata: { from: 'markdown', bytesIn: 7, bytesOut: -1, durationMs: 12.5 },
+      warnings: [],
+    },
   },
   'parse.email': {
     goodInput: { raw: RAW_EMAIL },
@@ -69,8 +79,15 @@ const SAMPLES: Record<string, Samples> = {
     goodInput: { previewChars: 200, includeHeaders: false },
     badInput: { previewChars: 501 },
     badPath: '/previewChars',
-    goodOutput: { index: 0, offset: 0, size: 812, ...summary, textPreview: 'Noon at the usual place?' },
-    badOutput: { index: 0, offset: 0, size: 812, ...summary, textPreview: 'x'.repeat(501) },
+    goodOutput: {
+      type: 'message',
+      index: 0,
+      offset: 0,
+      size: 812,
+      ...summary,
+      textPreview: 'Noon at the usual place?',
+    },
+    badOutput: { type: 'message', index: 0, offset: 0, size: 812, ...summary, textPreview: 'x'.repeat(501) },
   },
   'classify.email': {
     goodInput: { subject: 'You won!', from: 'prize@example.net', body: 'Claim your prize now.' },
@@ -124,7 +141,7 @@ const SAMPLES: Record<string, Samples> = {
 describe('BUILTIN_CAPABILITIES', () => {
   it('covers exactly the sampled ids, one version each', () => {
     expect(builtinCatalog().ids()).toEqual(Object.keys(SAMPLES).sort());
-    expect(BUILTIN_CAPABILITIES.map((capability) => capability.version)).toEqual(Array(7).fill('1.0.0'));
+    expect(BUILTIN_CAPABILITIES.map((capability) => capability.id)).toEqual(builtinCatalog().ids());
   });
 
   it.each(BUILTIN_CAPABILITIES.map((capability) => [capability.key, capability] as const))(
@@ -152,7 +169,7 @@ describe('BUILTIN_CAPABILITIES', () => {
   );
 
   it.each(Object.entries(SAMPLES))('%s accepts a realistic sample and refuses a bad one', (id, samples) => {
-    const capability = builtinCatalog().get(id, '^1');
+    const capability = builtinCatalog().get(id);
     expect(capability.validateInput(samples.goodInput)).toEqual([]);
     expect(capability.validateOutput(samples.goodOutput)).toEqual([]);
     expect(() => capability.assertInput(samples.badInput)).toThrow(InvalidInputError);
@@ -175,6 +192,18 @@ describe('BUILTIN_CAPABILITIES', () => {
       '/window/windowMs',
     ]);
     expect(aggregate.validateInput({ window: {}, key: 'k', value: 1 })).not.toEqual([]);
+  });
+
+  it('convert.document@2 takes the file as exactly one of content and text, or as raw bytes', () => {
+    const convert = builtinCatalog().get('convert.document', '^2');
+    const content = Buffer.from('a,b').toString('base64');
+    expect(convert.validateInput({ to: 'json', content })).toEqual([]);
+    expect(convert.validateInput({ to: 'json', from: 'csv', text: 'a,b', reply: 'raw' })).toEqual([]);
+    expect(convert.validateInput({ to: 'json', content, text: 'a,b' })).not.toEqual([]);
+    expect(convert.validateInput({ to: 'json' })).not.toEqual([]);
+    expect(convert.validateInput({ to: 'webp', content, options: { quality: 101 } })).not.toEqual([]);
+    expect(convert.acceptsMediaType('application/pdf; to=text')).toBe(true);
+    expect(convert.acceptsMediaType('image/gif')).toBe(false);
   });
 
   it('debug.echo may fail with every contract code', () => {

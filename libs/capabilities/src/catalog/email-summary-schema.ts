@@ -19,6 +19,21 @@ export interface EmailAttachment {
   contentType: string;
   /** Decoded size in bytes. */
   size: number;
+  /** SHA-256 of the decoded bytes, lower-case hex. */
+  sha256: string;
+}
+
+/**
+ * Something of the message that does not follow the RFCs and was read as well as it could be: a
+ * header line without a colon, bad base64, a multipart that never closes, an unknown charset.
+ * A message with warnings still has a summary; `code` is stable (kebab-case), `message` is prose.
+ */
+export interface EmailWarning {
+  /** e.g. `header-syntax`, `bad-base64`, `unterminated-multipart` (see `@crank/mail`). */
+  code: string;
+  message: string;
+  /** The MIME part it is about (IMAP numbering: `1`, `2.1`); absent for the message's own headers. */
+  part?: string;
 }
 
 /** The fields both parsers report for one message. */
@@ -31,12 +46,16 @@ export interface EmailSummaryFields {
   /** RFC 3339 date-time, from the `Date` header; absent when missing or unparseable. */
   date?: string;
   attachments: EmailAttachment[];
+  /** What was malformed; empty for a well-formed message. */
+  warnings: EmailWarning[];
 }
 
 /** RFC 5322 caps a header line at 998 characters; no single header value we report is longer. */
 const HEADER_MAX = 998;
 /** Bounds the size of a summary whatever the message holds. */
 const LIST_MAX = 1000;
+/** Most warnings one summary carries; parsers stop adding (and say so) past it. */
+export const WARNINGS_MAX = 100;
 
 export const EMAIL_ADDRESS_SCHEMA = {
   type: 'object',
@@ -58,7 +77,7 @@ const ADDRESS_LIST_SCHEMA = { type: 'array', maxItems: LIST_MAX, items: EMAIL_AD
 export const EMAIL_ATTACHMENT_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['contentType', 'size'],
+  required: ['contentType', 'size', 'sha256'],
   properties: {
     filename: {
       type: 'string',
@@ -71,6 +90,32 @@ export const EMAIL_ATTACHMENT_SCHEMA = {
       description: 'Media type without parameters, e.g. application/pdf.',
     },
     size: { type: 'integer', minimum: 0, description: 'Decoded size in bytes.' },
+    sha256: {
+      type: 'string',
+      pattern: '^[0-9a-f]{64}$',
+      description: 'SHA-256 of the decoded bytes, lower-case hex.',
+    },
+  },
+};
+
+/** One {@link EmailWarning}. */
+export const EMAIL_WARNING_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['code', 'message'],
+  properties: {
+    code: {
+      type: 'string',
+      pattern: '^[a-z][a-z0-9-]*$',
+      maxLength: 64,
+      description: 'Stable kebab-case code, e.g. header-syntax, bad-base64, unterminated-multipart.',
+    },
+    message: { type: 'string', maxLength: 1000, description: 'What is wrong, in words.' },
+    part: {
+      type: 'string',
+      pattern: '^[0-9]+(\\.[0-9]+)*$',
+      description: "The MIME part (IMAP numbering); absent for the message's own headers.",
+    },
   },
 };
 
@@ -109,7 +154,13 @@ export const EMAIL_SUMMARY_PROPERTIES = {
     items: EMAIL_ATTACHMENT_SCHEMA,
     description: 'Attachments in message order (metadata only).',
   },
+  warnings: {
+    type: 'array',
+    maxItems: WARNINGS_MAX,
+    items: EMAIL_WARNING_SCHEMA,
+    description: 'What was malformed and how it was read; empty for a well-formed message.',
+  },
 };
 
 /** Fields every summary has, even for an empty message. */
-export const EMAIL_SUMMARY_REQUIRED = ['to', 'cc', 'attachments'];
+export const EMAIL_SUMMARY_REQUIRED = ['to', 'cc', 'attachments', 'warnings'];

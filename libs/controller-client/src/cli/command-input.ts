@@ -9,7 +9,14 @@ import { UsageError } from './usage.js';
 /** The input of one call (`crank invoke`, `crank jobs submit`), as the command line gave it. */
 export type CommandInput =
   | { kind: 'value'; value: unknown }
-  | { kind: 'stream'; stream: Readable; label: string; implicit: boolean }
+  | {
+      kind: 'stream';
+      stream: Readable;
+      label: string;
+      implicit: boolean;
+      /** The file's size in bytes; undefined for stdin. */
+      size?: number;
+    }
   | { kind: 'none' };
 
 /**
@@ -39,11 +46,13 @@ export async function inputOf(command: string, options: CliOptions, io: CliIo): 
     } catch (error) {
       throw new UsageError(`--file: cannot read ${options.file} (${(error as Error).message})`);
     }
+    const { size } = await handle.stat();
     return {
       kind: 'stream',
       stream: handle.createReadStream({ highWaterMark: CHUNK_BYTES }),
       label: options.file,
       implicit: false,
+      size,
     };
   }
   if (!io.stdin.isTTY) return { kind: 'stream', stream: io.stdin, label: 'stdin', implicit: true };

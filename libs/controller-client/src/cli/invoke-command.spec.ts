@@ -22,11 +22,12 @@ class FakeClient implements CliClient {
   ) => records;
   closed = false;
 
-  offer(id: string, version: string, streaming: StreamingMode): this {
+  offer(id: string, version: string, streaming: StreamingMode, inputMediaTypes: string[] = []): this {
     this.offered.push({
       id,
       version,
       streaming,
+      inputMediaTypes,
       description: '',
       liveWorkers: 1,
       inputSchema: true,
@@ -227,6 +228,52 @@ describe('crank invoke on a streaming capability', () => {
     ]);
     expect(client.streams[0]?.options?.contentType).toBe('application/mbox');
     expect(io.out().toString()).toBe(`[${CHUNK_BYTES}][${CHUNK_BYTES}][10]`);
+  });
+
+  it('sends a --file without --content-type as the first raw type the capability takes', async () => {
+    const client = new FakeClient().offer('parse.mbox', '2.0.0', 'bidi', [
+      'application/mbox',
+      'application/octet-stream',
+    ]);
+    const file = join(scratch, 'Inbox');
+    await writeFile(file, 'From a\nSubject: x\n\nbody\n');
+    client.answer = async function* (records) {
+      for await (const record of records) yield { bytes: (record as Buffer).length };
+    };
+    const io = testIo('tty');
+
+    await crank(['invoke', 'parse.mbox', '--file', file], io, client);
+
+    expect(client.streams[0]?.options?.contentType).toBe('application/mbox');
+    expect(io.out().toString()).toBe('{"bytes":24}\n');
+    expect(io.err()).toBe(''); // stderr is no terminal here: no progress line
+  });
+
+  it('still reads a .jsonl --file as JSON lines when the capability also takes bytes', async () => {
+    const client = new FakeClient().offer('parse.mbox', '2.0.0', 'bidi', ['application/mbox']);
+    const file = join(scratch, 'records.jsonl');
+    await writeFile(file, '{"previewChars":0}\n');
+    await crank(['invoke', 'parse.mbox', '--file', file], testIo('tty'), client);
+    expect(client.streams[0]?.records).toEqual([{ previewChars: 0 }]);
+    expect(client.streams[0]?.options?.contentType).toBeUndefined();
+  });
+
+  it('draws bytes sent of the total, records and MB/s on stderr when it is a terminal', async () => {
+    const client = new FakeClient().offer('parse.mbox', '2.0.0', 'bidi', ['application/mbox']);
+    const file = join(scratch, 'box.mbox');
+    await writeFile(file, Buffer.alloc(3 * CHUNK_BYTES, 'x'));
+    const io = testIo('tty');
+    Object.assign(io.stderr, { isTTY: true, columns: 200 });
+
+    await crank(['invoke', 'parse.mbox', '--file', file], io, client);
+
+    const lines = io
+      .err()
+      .split('\r\x1b[K')
+      .filter((line) => line !== '');
+    expect(lines.at(-1)).toMatch(
+      /^\[#{20}\] 100% {2}196\.6 kB \/ 196\.6 kB {2}3 records {2}\d+\.\d MB\/s\n$/,
+    );
   });
 
   it('reads --file - from stdin even when stdin is a terminal', async () => {

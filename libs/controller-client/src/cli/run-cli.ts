@@ -14,7 +14,8 @@ export interface CliIo {
   stdin: Readable & { isTTY?: boolean };
   /** A terminal (`isTTY`, `columns`) gets live progress instead of JSON lines. */
   stdout: Writable & { isTTY?: boolean; columns?: number };
-  stderr: Writable;
+  /** A terminal (`isTTY`, `columns`) gets the live progress of a streaming call. */
+  stderr: Writable & { isTTY?: boolean; columns?: number };
   env: NodeJS.ProcessEnv;
   /** Aborted on Ctrl-C: cancels the call in flight. */
   signal: AbortSignal;

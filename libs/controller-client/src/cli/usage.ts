@@ -8,14 +8,17 @@ Commands:
       --json '<json>'          input as JSON text
       --file <path>            input from a file, or - for stdin; piped stdin is read when
                                neither --json nor --file is given
-      --content-type <type>    send the file or stdin as raw bytes of this type (e.g. application/pdf)
+      --content-type <type>    send the file or stdin as raw bytes of this type (e.g. application/pdf);
+                               a --file without it goes as the first raw type the capability
+                               takes, unless its name ends in .json, .jsonl or .ndjson
       --version <range>        semver range of the capability (e.g. ^1.0.0)
       --timeout <ms>           deadline of the call
                                A unary capability takes the input as one JSON document (or the
                                bytes) and prints {workerId, version, output}. A streaming one takes
                                JSON lines, one record per line (or raw 64 KiB chunks with
                                --content-type) and prints each output record as it arrives, one
-                               JSON per line (bytes as they are). Ctrl-C cancels the call.
+                               JSON per line (bytes as they are), with bytes sent, records and
+                               MB/s on stderr when it is a terminal. Ctrl-C cancels the call.
   jobs submit <capability>     queue a job and print it; input as for invoke (--json, --file,
                                piped stdin, --content-type)
       --version <range>        semver range of the capability

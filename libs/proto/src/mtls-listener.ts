@@ -1,7 +1,9 @@
+import type { Http2Server, ServerHttp2Session } from 'node:http2';
 import { createServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { ServerCredentials, type Server } from '@grpc/grpc-js';
 import { PeerDirectory } from './peer-directory.js';
+import { WIRE_LIMITS } from './wire.js';
 
 /** TLS material of a listener; all PEM. */
 export interface TlsMaterial {
@@ -43,7 +45,9 @@ export class MtlsListener {
   ) {}
 
   static async listen(grpcServer: Server, options: MtlsListenerOptions): Promise<MtlsListener> {
-    const injector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
+    const injector = withWideWindows(grpcServer, () =>
+      grpcServer.createConnectionInjector(ServerCredentials.createInsecure()),
+    );
     const peers = options.peers ?? new PeerDirectory();
     const sockets = new Set<TLSSocket>();
     const tlsServer = createServer(
@@ -125,4 +129,30 @@ export class MtlsListener {
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
   }
+}
+
+/** The grpc-js server internals {@link withWideWindows} reaches into. */
+interface GrpcServerInternals {
+  http2Servers?: Map<Http2Server, unknown>;
+}
+
+/**
+ * Runs `create` (which makes the grpc-js server's HTTP/2 server) and gives each session of that
+ * server the receive windows of {@link WIRE_LIMITS}. grpc-js clients take them as a channel
+ * option, but its server takes none yet (grpc/grpc-node pull request 3058) and leaves HTTP/2's 64
+ * KiB, which halves the speed of an upload streamed through the controller. It finds the HTTP/2
+ * server it made in its `http2Servers` map; mtls-listener.spec.ts fails if that ever goes away.
+ */
+export function withWideWindows<T>(grpcServer: Server, create: () => T): T {
+  const servers = (grpcServer as unknown as GrpcServerInternals).http2Servers;
+  const before = new Set(servers?.keys());
+  const result = create();
+  for (const http2Server of servers?.keys() ?? []) {
+    if (before.has(http2Server)) continue;
+    http2Server.on('session', (session: ServerHttp2Session) => {
+      session.settings({ initialWindowSize: WIRE_LIMITS.streamWindowBytes });
+      session.setLocalWindowSize(WIRE_LIMITS.connectionWindowBytes);
+    });
+  }
+  return result;
 }

@@ -106,6 +106,7 @@ export class ControllerForwarder {
           'grpc.keepalive_time_ms': 30_000,
           'grpc.max_receive_message_length': WIRE_LIMITS.maxMessageBytes,
           'grpc.max_send_message_length': WIRE_LIMITS.maxMessageBytes,
+          'grpc-node.flow_control_window': WIRE_LIMITS.streamWindowBytes,
         },
       );
       this.clients.set(address, client);

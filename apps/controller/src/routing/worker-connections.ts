@@ -52,6 +52,7 @@ export class WorkerConnections {
       'grpc.keepalive_time_ms': 30_000,
       'grpc.max_receive_message_length': WIRE_LIMITS.maxMessageBytes,
       'grpc.max_send_message_length': WIRE_LIMITS.maxMessageBytes,
+      'grpc-node.flow_control_window': WIRE_LIMITS.streamWindowBytes,
     });
     this.current.set(worker.id, { address: worker.address, client, active: 1 });
     return client;

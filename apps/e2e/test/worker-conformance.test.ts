@@ -9,14 +9,37 @@ const EXAMPLE_CONFIG = join(root, 'examples/subprocess/crank-host.yaml');
 const IGNORES_SIGTERM = join(root, 'libs/testkit/test/broken/ignores-sigterm.mjs');
 
 /**
- * The worker apps of this repository the kit must pass: each built main, and for each capability
- * with a knob that makes it slow, an input taking a second or more (deadline, cancellation, drain;
- * without one those cases are skipped). Add a worker app here once it builds.
+ * The worker apps of this repository the kit must pass: each built main, a valid input where one
+ * generated from the schema would be refused (a schema cannot say "an RFC 5322 message"), and for
+ * each capability with a knob that makes it slow, an input taking a second or more (deadline,
+ * cancellation, drain; without one those cases are skipped). Add a worker app here once it builds.
  */
-const WORKER_APPS: { name: string; main: string; slowInputs: Record<string, unknown> }[] = [
-  { name: 'worker-echo', main: ECHO_MAIN, slowInputs: { 'debug.echo': { message: 'slow', delayMs: 1_500 } } },
-  { name: 'worker-doc-converter', main: join(root, 'apps/worker-doc-converter/dist/main.js'), slowInputs: {} },
-  { name: 'worker-email-parser', main: join(root, 'apps/worker-email-parser/dist/main.js'), slowInputs: {} },
+const WORKER_APPS: {
+  name: string;
+  main: string;
+  inputs: Record<string, unknown>;
+  slowInputs: Record<string, unknown>;
+}[] = [
+  {
+    name: 'worker-echo',
+    main: ECHO_MAIN,
+    inputs: {},
+    slowInputs: { 'debug.echo': { message: 'slow', delayMs: 1_500 } },
+  },
+  {
+    name: 'worker-doc-converter',
+    main: join(root, 'apps/worker-doc-converter/dist/main.js'),
+    inputs: { 'convert.document': { from: 'markdown', to: 'html', text: '# Notes\n\nConformance.' } },
+    slowInputs: {},
+  },
+  {
+    name: 'worker-email-parser',
+    main: join(root, 'apps/worker-email-parser/dist/main.js'),
+    inputs: {
+      'parse.email': { raw: 'From: Ann <ann@example.com>\r\nSubject: hi\r\n\r\nHello.\r\n' },
+    },
+    slowInputs: {},
+  },
 ];
 
 /**
@@ -54,15 +77,19 @@ describe('crank-conformance grpc, starting the worker itself', () => {
 
   it.each(WORKER_APPS)(
     'passes $name, drain on SIGTERM included',
-    async ({ main, slowInputs }) => {
-      const slow = Object.entries(slowInputs).flatMap(([id, input]) => [
-        '--slow-input',
-        `${id}=${JSON.stringify(input)}`,
-      ]);
-      const { code, lines } = await conformance(slow, [process.execPath, main]);
-      expect(lines.filter((line) => !line.startsWith('PASS '))).toEqual([
-        expect.stringMatching(/^\d+ passed, 0 failed$/),
-      ]);
+    async ({ main, inputs, slowInputs }) => {
+      const flags = (flag: string, byId: Record<string, unknown>): string[] =>
+        Object.entries(byId).flatMap(([id, input]) => [flag, `${id}=${JSON.stringify(input)}`]);
+      const { code, lines } = await conformance(
+        [...flags('--input', inputs), ...flags('--slow-input', slowInputs)],
+        [process.execPath, main],
+      );
+      expect(lines.filter((line) => line.startsWith('FAIL '))).toEqual([]);
+      // Without a slow input, only the deadline and cancellation cases may skip.
+      expect(
+        lines.filter((line) => line.startsWith('SKIP ') && !/no `(slowInput|cancellation)`/.test(line)),
+      ).toEqual([]);
+      expect(lines.at(-1)).toMatch(/^\d+ passed, 0 failed(, \d+ skipped)?$/);
       expect(lines).toContainEqual(
         expect.stringMatching(
           /^PASS on SIGTERM the worker finishes its calls, deregisters and exits 0 \(exited 0 \d+ ms after SIGTERM(, the call in flight answered)?\)$/,

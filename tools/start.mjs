@@ -50,10 +50,14 @@ function run(name) {
   }
   child.on('exit', (code, signal) => {
     children.delete(name);
-    if (!stopping) {
-      process.stdout.write(`${prefix}exited (${signal ?? code}); stopping the rest\n`);
-      void stop(1);
+    if (stopping) return;
+    // A worker drained from the dashboard ends with 0 by design: the rest keep running.
+    if (code === 0 && name !== 'controller') {
+      process.stdout.write(`${prefix}exited (0, drained); the others keep running\n`);
+      return;
     }
+    process.stdout.write(`${prefix}exited (${signal ?? code}); stopping the rest\n`);
+    void stop(1);
   });
   children.set(name, child);
   return child;

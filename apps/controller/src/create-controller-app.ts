@@ -19,6 +19,7 @@ import { longDeadlineGuard } from './grpc/long-deadline-guard.js';
 import { HttpAccess } from './http/http-access.js';
 import { clientErrorHandler, installInvokeEdge } from './http/invoke-edge.js';
 import { HttpErrorFilter } from './http/http-error-filter.js';
+import { installDashboard } from './http/dashboard.js';
 import { HttpModule } from './http/http-module.js';
 import { ByteBudget } from './invoke/byte-budget.js';
 import { openJobDatabase } from './jobs/job-database.js';
@@ -43,8 +44,8 @@ const VERSION = (
 export interface CreateControllerOptions extends ControllerConfigInit {
   logger?: Logger;
   /**
-   * Whether `/docs` serves the Swagger UI page (static files, through `@fastify/static`);
-   * `/docs/json` is served either way. Embedded controllers in tests turn it off: jest's module
+   * Whether `/docs` serves the Swagger UI page and `/ui/` the dashboard (static files, through
+   * `@fastify/static`); `/docs/json` is served either way. Embedded controllers in tests turn it off: jest's module
    * loader on Node 20 cannot load the UI's ESM-only dependencies from CommonJS. @default true
    */
   docsUi?: boolean;
@@ -298,6 +299,7 @@ export async function createControllerApp(
     jsonDocumentUrl: 'docs/json',
     ui: options.docsUi ?? true,
   });
+  if (options.docsUi ?? true) await installDashboard(http);
   await http.listen(httpAt.port, httpAt.host);
   const httpAddress = http.getHttpServer().address();
   const httpPort = typeof httpAddress === 'object' && httpAddress ? httpAddress.port : httpAt.port;

@@ -9,6 +9,8 @@ export interface PeerIdentity {
   kind: 'controller' | 'worker' | 'caller';
   /** {@link publicKeyFingerprint} of the certificate's key: which holder of the identity this is. */
   keyFingerprint: string;
+  /** When the certificate expires, epoch ms (undefined if it could not be read). */
+  notAfter?: number;
 }
 
 /**
@@ -59,7 +61,13 @@ function identityOf(cert: PeerCertificate | undefined): PeerIdentity | undefined
   const id = first(cert.subject?.CN);
   const kind = first(cert.subject?.OU);
   if (!id || (kind !== 'worker' && kind !== 'caller' && kind !== 'controller')) return undefined;
-  return { id, kind, keyFingerprint: cert.pubkey ? publicKeyFingerprint(cert.pubkey) : '' };
+  const notAfter = cert.valid_to ? Date.parse(cert.valid_to) : Number.NaN;
+  return {
+    id,
+    kind,
+    keyFingerprint: cert.pubkey ? publicKeyFingerprint(cert.pubkey) : '',
+    ...(Number.isFinite(notAfter) ? { notAfter } : {}),
+  };
 }
 
 function first(value: string | string[] | undefined): string | undefined {

@@ -488,10 +488,18 @@ export class CrankWorker {
         this.state_ === 'draining' ? WorkerPhase.WORKER_PHASE_DRAINING : WorkerPhase.WORKER_PHASE_SERVING,
     });
     try {
-      const res = await this.controllerCall<{ heartbeatIntervalMs: number }>(
+      const res = await this.controllerCall<{ heartbeatIntervalMs: number; drain: boolean }>(
         (metadata, options, done) => this.client.raw.heartbeat(request, metadata, options, done),
         signal,
       );
+      if (res.drain && this.stopping === undefined) {
+        this.options.logger.info(
+          { event: 'drain_requested' },
+          'the controller asks this worker to drain: finishing its calls, then exiting',
+        );
+        // Not awaited: stop() waits for the heartbeat loop, and this runs inside it.
+        setImmediate(() => void this.stop('drain requested by the controller'));
+      }
       return res.heartbeatIntervalMs || this.options.heartbeatIntervalMs;
     } catch (error) {
       if ((error as ServiceError).code === status.NOT_FOUND) return 'not-found';

@@ -125,9 +125,13 @@ export function createControllerService(deps: ControllerServiceDeps): Controller
   const enrollments = new EnrollmentGuard({ logger });
 
   /** Registers, evicting first a holder of the id that no longer answers its health checks. */
-  const register = async (request: RegisterRequest, keyFingerprint: string): Promise<void> => {
+  const register = async (
+    request: RegisterRequest,
+    keyFingerprint: string,
+    certNotAfter: number | undefined,
+  ): Promise<void> => {
     try {
-      deps.registry.register(request, keyFingerprint);
+      deps.registry.register(request, keyFingerprint, certNotAfter);
     } catch (error) {
       if (!(error instanceof WorkerIdTakenError)) throw error;
       if (await deps.probe(error.holder).catch(() => false)) throw error;
@@ -135,7 +139,7 @@ export function createControllerService(deps: ControllerServiceDeps): Controller
         error.holder,
         'its id was claimed by a new key and it did not answer a health check',
       );
-      deps.registry.register(request, keyFingerprint);
+      deps.registry.register(request, keyFingerprint, certNotAfter);
     }
   };
 
@@ -188,14 +192,14 @@ export function createControllerService(deps: ControllerServiceDeps): Controller
 
     register: unary(logger, async (call) => {
       const peer = requireWorkerSelf(peers, call, call.request.workerId);
-      await register(call.request, peer.keyFingerprint);
+      await register(call.request, peer.keyFingerprint, peer.notAfter);
       return { heartbeatIntervalMs: deps.heartbeatIntervalMs };
     }),
 
     heartbeat: unary(logger, async (call) => {
       const peer = requireWorkerSelf(peers, call, call.request.workerId);
-      deps.registry.heartbeat(call.request, peer.keyFingerprint);
-      return { heartbeatIntervalMs: deps.heartbeatIntervalMs };
+      const worker = deps.registry.heartbeat(call.request, peer.keyFingerprint, peer.notAfter);
+      return { heartbeatIntervalMs: deps.heartbeatIntervalMs, drain: worker.drainRequested };
     }),
 
     deregister: unary(logger, async (call) => {

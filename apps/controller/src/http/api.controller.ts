@@ -1,13 +1,28 @@
 import { randomUUID } from 'node:crypto';
-import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { HTTP_HEADERS, Payload, WIRE_LIMITS, streamingModeFromWire } from '@crank/proto';
-import type { FastifyReply } from 'fastify';
+import { CrankError } from '@crank/capabilities';
+import { HTTP_HEADERS, Payload, WIRE_LIMITS, echo, streamingModeFromWire } from '@crank/proto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CONTROLLER_CORE, type ControllerCore } from '../controller-core.js';
-import { summarizeCapabilities, summarizeWorkers } from '../grpc/controller-service.js';
+import { summarizeCapabilities } from '../grpc/controller-service.js';
+import { workerState } from '../registry/worker-record.js';
 import { JSON_CONTENT_TYPE, isJson } from '../invoke/payloads.js';
 import { httpCaller } from './http-access.js';
 import { contentTypeWithQuery, deadlineFromHeader, singleQuery } from './invoke-edge.js';
+import { recentCallsJson, workerJson, type RecentCallJson, type WorkerJson } from './worker-json.js';
 
 /** The HTTP face of the registry and of routing. */
 @ApiTags('v1')
@@ -33,20 +48,50 @@ export class ApiController {
   }
 
   @Get('workers')
-  @ApiOperation({ summary: 'Registered workers: capabilities, state, in-flight calls, last heartbeat' })
-  workers(): unknown {
+  @ApiOperation({
+    summary: 'Workers: state, capabilities, in-flight and slots, latency, last heartbeat, certificate expiry',
+    description: 'Live workers first, then the ones gone in the last ten minutes (state "gone").',
+  })
+  workers(): { workers: WorkerJson[] } {
+    const { registry, router } = this.core;
     return {
-      workers: summarizeWorkers(this.core.registry, this.core.router).map((w) => ({
-        id: w.workerId,
-        address: w.address,
-        state: w.state,
-        gpu: w.gpu,
-        inFlight: w.inFlight,
-        completed: w.completed,
-        lastHeartbeat: new Date(w.lastHeartbeatUnixMs).toISOString(),
-        capabilities: w.capabilities,
-      })),
+      workers: [
+        ...registry.list().map((w) => workerJson(w, workerState(w, router.outOfRotation(w.id)), router)),
+        ...registry.departedWorkers().map(({ worker }) => workerJson(worker, 'gone', router)),
+      ],
     };
+  }
+
+  @Get('workers/:id')
+  @ApiOperation({ summary: 'One worker, with its last 50 calls (newest first)' })
+  @ApiParam({ name: 'id' })
+  worker(@Param('id') id: string): WorkerJson & { recentCalls: RecentCallJson[] } {
+    const { registry, router } = this.core;
+    const live = registry.get(id);
+    const departed = live ? undefined : registry.departedWorkers().find(({ worker }) => worker.id === id);
+    const record = live ?? departed?.worker;
+    if (!record) {
+      throw new CrankError('NOT_FOUND', `worker "${echo(id)}" is not known to this controller`, {
+        details: { workerId: echo(id) },
+      });
+    }
+    const state = live ? workerState(live, router.outOfRotation(id)) : 'gone';
+    return { ...workerJson(record, state, router), recentCalls: recentCallsJson(record.ledger.recent) };
+  }
+
+  @Post('workers/:id/drain')
+  @HttpCode(202)
+  @ApiOperation({
+    summary: 'Drain a worker: no new calls from now on; it finishes its calls, deregisters and exits',
+    description:
+      'The worker is told in its next heartbeat answer. Needs the admin scope when HTTP auth is on; ' +
+      'logged with the caller.',
+  })
+  @ApiParam({ name: 'id' })
+  drain(@Param('id') id: string, @Req() request: FastifyRequest): WorkerJson {
+    const { registry, router } = this.core;
+    const worker = registry.requestDrain(id, httpCaller(request.raw));
+    return workerJson(worker, workerState(worker, router.outOfRotation(id)), router);
   }
 
   @Post('invoke/:capability')

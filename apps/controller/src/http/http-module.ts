@@ -3,6 +3,7 @@ import { CONTROLLER_CORE, type ControllerCore } from '../controller-core.js';
 import { ApiController } from './api.controller.js';
 import { JobEventStreams } from './job-events-sse.js';
 import { JobsController } from './jobs.controller.js';
+import { MetricsController } from './metrics.controller.js';
 import { StatusController } from './status.controller.js';
 import { StreamController } from './stream.controller.js';
 
@@ -12,7 +13,7 @@ export class HttpModule {
   static forCore(core: ControllerCore): DynamicModule {
     return {
       module: HttpModule,
-      controllers: [StatusController, ApiController, JobsController, StreamController],
+      controllers: [StatusController, ApiController, JobsController, MetricsController, StreamController],
       providers: [{ provide: CONTROLLER_CORE, useValue: core }, JobEventStreams],
     };
   }

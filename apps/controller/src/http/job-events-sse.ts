@@ -28,9 +28,9 @@ export function sseComment(text: string): string {
 }
 
 /**
- * The open job event streams (`GET /v1/jobs/events`), written straight to the socket, outside
- * Nest's response handling. Each stream ends when its client goes away, when its watch fails, or
- * when the HTTP application shuts down: Nest calls {@link beforeApplicationShutdown} before it
+ * The open event streams (`GET /v1/jobs/events`, `GET /v1/metrics/events`), written straight to
+ * the socket, outside Nest's response handling. Each stream ends when its client goes away, when
+ * its source fails, or when the HTTP application shuts down: Nest calls {@link beforeApplicationShutdown} before it
  * closes the server, so that open streams never hold `ControllerApp.close()` for its grace.
  */
 @Injectable()
@@ -62,6 +62,30 @@ export class JobEventStreams implements BeforeApplicationShutdown {
   ): Promise<void> {
     if (this.closed) throw new CrankError('UNAVAILABLE', 'the controller is shutting down');
     const afterEventId = filter.afterEventId ?? (await jobs.lastEventId());
+    async function* frames(signal: AbortSignal): AsyncGenerator<string> {
+      yield sseComment(`watching events after ${afterEventId}`);
+      for await (const { event, job } of jobs.watch({ ...filter, afterEventId }, signal)) {
+        yield sseFrame(event.id, 'job', JSON.stringify({ event: jobEventJson(event), job: jobJson(job) }));
+      }
+    }
+    await this.stream(reply, frames, logger, 'job_events_failed', heartbeatMs);
+  }
+
+  /**
+   * Writes the frames `produce` yields as an event stream, with a comment line every
+   * `heartbeatMs`, until the client goes away, `produce` ends or fails, or shutdown. Resolves when
+   * the stream has ended.
+   *
+   * @throws CrankError UNAVAILABLE once shutdown has begun (before anything is sent)
+   */
+  async stream(
+    reply: FastifyReply,
+    produce: (signal: AbortSignal) => AsyncIterable<string>,
+    logger: Logger,
+    failureEvent: string,
+    heartbeatMs = SSE_HEARTBEAT_MS,
+  ): Promise<void> {
+    if (this.closed) throw new CrankError('UNAVAILABLE', 'the controller is shutting down');
     const abort = new AbortController();
     let ended!: () => void;
     this.open.set(abort, new Promise<void>((resolve) => (ended = resolve)));
@@ -74,18 +98,12 @@ export class JobEventStreams implements BeforeApplicationShutdown {
     try {
       res.writeHead(200, SSE_HEADERS);
       res.flushHeaders();
-      res.write(sseComment(`watching events after ${afterEventId}`));
-      for await (const { event, job } of jobs.watch({ ...filter, afterEventId }, abort.signal)) {
-        const frame = sseFrame(
-          event.id,
-          'job',
-          JSON.stringify({ event: jobEventJson(event), job: jobJson(job) }),
-        );
+      for await (const frame of produce(abort.signal)) {
         if (!res.write(frame)) await drained(res, abort.signal);
       }
     } catch (error) {
       if (!abort.signal.aborted) {
-        logger.error({ event: 'job_events_failed', err: error }, 'job event stream failed');
+        logger.error({ event: failureEvent, err: error }, 'event stream failed');
       }
     } finally {
       clearInterval(heartbeat);

@@ -9,6 +9,7 @@ import {
   Param,
   Post,
   Query,
+  Req,
   Res,
 } from '@nestjs/common';
 import {
@@ -21,7 +22,7 @@ import {
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CONTROLLER_CORE, type ControllerCore } from '../controller-core.js';
 import { JOB_STATES } from '../jobs/job-state.js';
 import { JobEventStreams } from './job-events-sse.js';
@@ -37,11 +38,6 @@ import {
 import { JOB_SORTS, parseListQuery, parseSubmit, parseWatchQuery, wholeNumber } from './job-request.js';
 import { singleQuery } from './invoke-edge.js';
 import { currentLoad, metricsSummaryJson, type MetricsSummaryJson } from './metrics-summary.js';
-
-/**
- * Who submits jobs over HTTP. The access hook checks keys and certificates but does not hand the
- * principal to handlers, so every HTTP caller shares this identity (and its idempotency keys).
- */
 
 /** Longest window `GET /v1/metrics/summary?windowMs=` takes (a week). */
 const MAX_SUMMARY_WINDOW_MS = 7 * 86_400_000;
@@ -146,8 +142,13 @@ export class JobsController {
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiResponse({ status: 200, description: 'the job after the request', schema: JOB_SCHEMA })
   @errorResponse(404, 'NOT_FOUND')
-  async cancel(@Param('id') id: string): Promise<JobJson> {
-    return jobJson(await this.core.jobs.cancel(id));
+  async cancel(@Param('id') id: string, @Req() request: FastifyRequest): Promise<JobJson> {
+    const job = await this.core.jobs.cancel(id);
+    this.core.logger.info(
+      { event: 'job_cancel_requested', jobId: job.id, state: job.state, by: httpCaller(request.raw) },
+      'job cancel requested',
+    );
+    return jobJson(job);
   }
 
   @Post('jobs/:id/retry')
@@ -157,8 +158,13 @@ export class JobsController {
   @ApiResponse({ status: 200, description: 'the job, pending again', schema: JOB_SCHEMA })
   @errorResponse(404, 'NOT_FOUND')
   @errorResponse(409, 'FAILED_PRECONDITION: the job is neither failed nor dead_letter')
-  async retry(@Param('id') id: string): Promise<JobJson> {
-    return jobJson(await this.core.jobs.retry(id));
+  async retry(@Param('id') id: string, @Req() request: FastifyRequest): Promise<JobJson> {
+    const job = await this.core.jobs.retry(id);
+    this.core.logger.info(
+      { event: 'job_retry_requested', jobId: job.id, by: httpCaller(request.raw) },
+      'job retry requested',
+    );
+    return jobJson(job);
   }
 
   @Get('metrics/summary')

@@ -4,6 +4,13 @@ import { routeAccess } from './route-access.js';
 describe('routeAccess', () => {
   it.each([
     ['GET', '/health', 'open'],
+    ['GET', '/ui', 'open'],
+    ['GET', '/ui/*', 'open'],
+    ['GET', '/ui/vendor/*', 'open'],
+    ['POST', '/ui/*', 'admin'],
+    ['GET', '/v1/workers/:id', 'authenticated'],
+    ['POST', '/v1/workers/:id/drain', 'admin'],
+    ['GET', '/v1/metrics/events', 'authenticated'],
     ['HEAD', '/version', 'open'],
     ['POST', '/health', 'admin'],
     ['POST', '/v1/invoke/:capability', 'invoke'],

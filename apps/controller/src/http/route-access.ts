@@ -13,6 +13,8 @@ export type RouteAccess = 'open' | 'authenticated' | ApiKeyScope;
  * that serves it.
  *
  * - `GET /health`, `GET /version`: open, so that probes need no credential.
+ * - `GET /ui`, `/ui/*`: open. The dashboard's static files hold no data, and a browser cannot
+ *   attach a bearer key to a page load; every API call the pages make is checked as usual.
  * - `/v1/invoke/*`, `/v1/stream/*`: `invoke`. `/v1/jobs`, `/v1/jobs/*`: `jobs`.
  * - Other reads (`/v1/capabilities`, `/v1/workers`, `/metrics`, `/docs`): authenticated.
  * - Any other write: `admin`, so that a route added later is closed until a rule names it.
@@ -22,6 +24,7 @@ export function routeAccess(method: string, route: string | undefined): RouteAcc
   if (route === undefined) return 'authenticated';
   const read = method === 'GET' || method === 'HEAD';
   if (read && (route === '/health' || route === '/version')) return 'open';
+  if (read && under(route, '/ui')) return 'open';
   if (under(route, '/v1/invoke') || under(route, '/v1/stream')) return 'invoke';
   if (under(route, '/v1/jobs')) return 'jobs';
   return read ? 'authenticated' : 'admin';

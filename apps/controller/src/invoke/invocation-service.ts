@@ -159,12 +159,12 @@ export class InvocationService {
           lease.release('answered', latencyMs);
           return checked;
         } catch (error) {
-          lease.release('fault');
+          lease.release('fault', latencyMs, error instanceof CrankError ? error.code : 'INTERNAL');
           throw error;
         }
       }
       const { error, retryable, outcome } = result.failure;
-      lease.release(outcome, latencyMs);
+      lease.release(outcome, latencyMs, error.code);
       if (error.code === 'CONTRACT_VIOLATION') this.contractViolation(lease, error);
       if (!retryable || attempt >= this.options.maxRetries) throw error;
       tried.add(lease.worker.id);

@@ -102,7 +102,7 @@ export class StreamRelay {
       toCaller?.stop();
       const code = error === undefined ? 'ok' : error instanceof CrankError ? error.code : 'INTERNAL';
       metrics.recordRequest(capabilityId, code, Number(process.hrtime.bigint() - started) / 1e9);
-      lease?.release(outcome);
+      lease?.release(outcome, undefined, code);
       if (error !== undefined) {
         worker?.cancel();
         if (!caller.cancelled) caller.emit('error', toGrpcStatus(error));

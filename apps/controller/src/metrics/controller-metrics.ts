@@ -5,6 +5,7 @@ import type { Router } from '../routing/router.js';
 import type { ByteBudget } from '../invoke/byte-budget.js';
 import type { JobService } from '../jobs/job-service.js';
 import type { JobRecord } from '../jobs/job-store.js';
+import { RequestRates } from './request-rates.js';
 
 /** Outcome label of `crank_requests_total`: `ok` or the contract error code. */
 export type RequestOutcome = string;
@@ -26,6 +27,8 @@ export class ControllerMetrics {
   readonly retries: Counter<'capability'>;
   readonly jobsFinished: Counter<'capability' | 'state'>;
   readonly jobProcessing: Histogram<'capability'>;
+  /** Calls and errors of the last 15 minutes, for the dashboard. */
+  readonly rates = new RequestRates();
 
   constructor(
     private readonly workers: WorkerRegistry,
@@ -128,6 +131,7 @@ export class ControllerMetrics {
     const label = this.capabilityLabel(capability);
     this.requests.inc({ capability: label, outcome });
     this.duration.observe({ capability: label }, seconds);
+    this.rates.record(outcome !== 'ok');
   }
 
   /** Counts an ended job attempt. */

@@ -29,11 +29,34 @@ export interface WorkerLedger {
   failed: number;
   /** Last time a routed call finished or moved a stream frame, or the worker had nothing in flight. */
   lastProgressAt: number;
+  /** The last {@link RECENT_CALLS} calls that finished, oldest first. */
+  readonly recent: RecentCall[];
 }
+
+/** A call routed to a worker that finished, as the dashboard shows it. */
+export interface RecentCall {
+  /** When it finished, epoch ms. */
+  at: number;
+  /** `id@version`. */
+  capability: string;
+  /** `ok`, or the contract error code it ended with. */
+  code: string;
+  /** From dispatch to the answer; absent when the call never reached the worker. */
+  latencyMs?: number;
+}
+
+/** How many finished calls a ledger keeps for the dashboard. */
+export const RECENT_CALLS = 50;
 
 /** A new, empty ledger. */
 export function newLedger(now: number): WorkerLedger {
-  return { inFlight: new Map(), completed: 0, failed: 0, lastProgressAt: now };
+  return { inFlight: new Map(), completed: 0, failed: 0, lastProgressAt: now, recent: [] };
+}
+
+/** Keeps `call` among the ledger's recent calls, forgetting the oldest past {@link RECENT_CALLS}. */
+export function recordRecentCall(ledger: WorkerLedger, call: RecentCall): void {
+  if (ledger.recent.length >= RECENT_CALLS) ledger.recent.shift();
+  ledger.recent.push(call);
 }
 
 export interface WorkerRecord {
@@ -51,7 +74,14 @@ export interface WorkerRecord {
    * a claim on it with another key is refused. Moves to the new key when the worker renews.
    */
   keyFingerprint: string;
+  /** When the certificate it last called with expires, epoch ms; undefined until known. */
+  certNotAfter: number | undefined;
   draining: boolean;
+  /**
+   * An operator asked for a drain: the worker stays `draining` whatever its heartbeats say, takes
+   * no new calls, and is told to drain in each heartbeat answer until it deregisters.
+   */
+  drainRequested: boolean;
   /** Set by stuck detection; cleared when the worker makes progress again. */
   stuck: boolean;
   lastHeartbeatAt: number;

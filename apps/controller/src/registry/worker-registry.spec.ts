@@ -71,6 +71,50 @@ describe('WorkerRegistry', () => {
     });
   });
 
+  describe('requestDrain', () => {
+    it('takes the worker out of rotation until it leaves, whatever its heartbeats say', () => {
+      registry.register(registerRequest('w1'), KEY);
+      const before = capacityEvents;
+
+      const worker = registry.requestDrain('w1', 'key:ops');
+
+      expect(worker).toMatchObject({ drainRequested: true, draining: true });
+      expect(workerState(worker, false)).toBe('draining');
+      expect(capacityEvents).toBe(before + 1);
+      const serving = HeartbeatRequest.fromPartial({
+        workerId: 'w1',
+        phase: WorkerPhase.WORKER_PHASE_SERVING,
+      });
+      expect(registry.heartbeat(serving, KEY)).toMatchObject({ drainRequested: true, draining: true });
+    });
+
+    it('is forgotten when the worker registers again (a new process)', () => {
+      registry.register(registerRequest('w1'), KEY);
+      registry.requestDrain('w1', 'key:ops');
+      registry.deregister('w1', 'drained', KEY);
+
+      expect(registry.register(registerRequest('w1'), KEY)).toMatchObject({
+        drainRequested: false,
+        draining: false,
+      });
+    });
+
+    it('answers NOT_FOUND for a worker it does not have', () => {
+      expect(() => registry.requestDrain('ghost', 'key:ops')).toThrow(
+        expect.objectContaining({ code: 'NOT_FOUND' }),
+      );
+    });
+  });
+
+  describe('certificate expiry', () => {
+    it('is recorded at registration and follows a renewed certificate through heartbeats', () => {
+      expect(registry.register(registerRequest('w1'), KEY, 5_000).certNotAfter).toBe(5_000);
+      expect(
+        registry.heartbeat(HeartbeatRequest.fromPartial({ workerId: 'w1' }), KEY, 9_000).certNotAfter,
+      ).toBe(9_000);
+    });
+  });
+
   describe('register', () => {
     it('records the worker with one offer per declared capability and tells listeners', () => {
       const worker = registry.register(registerRequest('w1', { labels: { zone: 'a' } }), KEY);

@@ -110,12 +110,12 @@ export class WorkerRegistry {
    * the catalog entry of the same id and major version.
    *
    * A live id belongs to the key that registered it (`keyFingerprint`); a claim with another key
-   * is refused and logged.
+   * is refused and logged. `certNotAfter` is when the certificate it called with expires.
    *
    * @throws InvalidCapabilityError, CapabilityMismatchError, CrankError INVALID_INPUT,
    *   WorkerIdTakenError
    */
-  register(request: RegisterRequest, keyFingerprint: string): WorkerRecord {
+  register(request: RegisterRequest, keyFingerprint: string, certNotAfter?: number): WorkerRecord {
     if (!request.address)
       throw new CrankError('INVALID_INPUT', 'address: is required (host:port of the worker)');
     if (request.address.length > 300)
@@ -177,7 +177,9 @@ export class WorkerRegistry {
       // A re-registration keeps the ledger: calls leased before it are released into it.
       ledger: previous?.ledger ?? newLedger(now),
       keyFingerprint,
+      certNotAfter,
       draining: false,
+      drainRequested: false,
       stuck: false,
       lastHeartbeatAt: now,
       reportedInFlight: 0,
@@ -207,14 +209,16 @@ export class WorkerRegistry {
    * @throws CrankError NOT_FOUND for an unknown id (the worker must register again),
    *   PERMISSION_DENIED when the id is held by another key.
    */
-  heartbeat(request: HeartbeatRequest, keyFingerprint: string): WorkerRecord {
+  heartbeat(request: HeartbeatRequest, keyFingerprint: string, certNotAfter?: number): WorkerRecord {
     const worker = this.owned(request.workerId, keyFingerprint);
     const now = this.now();
     worker.lastHeartbeatAt = now;
     worker.reportedInFlight = request.inFlight;
     worker.reportedCompleted = request.completed;
     worker.load = request.load;
-    worker.draining = request.phase === WorkerPhase.WORKER_PHASE_DRAINING;
+    // A renewed certificate shows here first: the worker reconnects with it and heartbeats.
+    if (certNotAfter !== undefined) worker.certNotAfter = certNotAfter;
+    worker.draining = worker.drainRequested || request.phase === WorkerPhase.WORKER_PHASE_DRAINING;
     applyStatus(worker.offers, request.status);
     this.checkStuck(worker, now);
     this.notifyCapacity();
@@ -251,6 +255,28 @@ export class WorkerRegistry {
 
   get(workerId: string): WorkerRecord | undefined {
     return this.workers.get(workerId);
+  }
+
+  /**
+   * An operator's drain: the worker takes no new calls from now on (calls in flight finish), and
+   * its next heartbeat answer tells it to drain, deregister and exit. `by` names who asked.
+   *
+   * @throws CrankError NOT_FOUND when no live worker has the id (on this controller)
+   */
+  requestDrain(workerId: string, by: string): WorkerRecord {
+    const worker = this.workers.get(workerId);
+    if (!worker) {
+      throw new CrankError('NOT_FOUND', `worker "${echo(workerId)}" is not registered with this controller`, {
+        details: { workerId: echo(workerId) },
+      });
+    }
+    if (!worker.drainRequested) {
+      worker.drainRequested = true;
+      worker.draining = true;
+      this.options.logger.info({ event: 'worker_drain_requested', workerId, by }, 'drain requested');
+      this.notifyCapacity();
+    }
+    return worker;
   }
 
   /** Workers that left within the last ten minutes (at most 100), newest last. */

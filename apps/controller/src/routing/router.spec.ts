@@ -146,6 +146,29 @@ describe('Router', () => {
       expect(lease.worker.ledger.inFlight.get(lease.capability.key) ?? 0).toBe(0);
     });
 
+    it("keeps the worker's last 50 finished calls with the code each ended with", async () => {
+      addWorker('w1');
+      (await router.acquire(ECHO, '^1')).release('answered', 2.5);
+      (await router.acquire(ECHO, '^1')).release('fault', 1, 'CONTRACT_VIOLATION');
+      (await router.acquire(ECHO, '^1')).release('timeout');
+      for (let i = 0; i < 60; i += 1) (await router.acquire(ECHO, '^1')).release('abandoned');
+
+      const recent = registry.get('w1')?.ledger.recent ?? [];
+      expect(recent).toHaveLength(50);
+      expect(recent.at(-1)).toMatchObject({ capability: 'debug.echo@1.0.0', code: 'CANCELLED' });
+
+      setUp();
+      addWorker('w1');
+      (await router.acquire(ECHO, '^1')).release('answered', 2.5);
+      (await router.acquire(ECHO, '^1')).release('fault', 1, 'CONTRACT_VIOLATION');
+      (await router.acquire(ECHO, '^1')).release('timeout');
+      expect(registry.get('w1')?.ledger.recent.map(({ code, latencyMs }) => ({ code, latencyMs }))).toEqual([
+        { code: 'ok', latencyMs: 2.5 },
+        { code: 'CONTRACT_VIOLATION', latencyMs: 1 },
+        { code: 'DEADLINE_EXCEEDED', latencyMs: undefined },
+      ]);
+    });
+
     it('sends the call to the worker with fewer calls in flight', async () => {
       addWorker('a');
       addWorker('b');

@@ -8,7 +8,12 @@ import {
 import { echo, timerDelayMs } from '@crank/proto';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { OutlierDetector } from './outlier-detector.js';
-import { offerInFlight, type OfferedCapability, type WorkerRecord } from '../registry/worker-record.js';
+import {
+  offerInFlight,
+  recordRecentCall,
+  type OfferedCapability,
+  type WorkerRecord,
+} from '../registry/worker-record.js';
 import type { RemovalReason, WorkerRegistry } from '../registry/worker-registry.js';
 
 /**
@@ -24,14 +29,26 @@ import type { RemovalReason, WorkerRegistry } from '../registry/worker-registry.
  */
 export type LeaseOutcome = 'answered' | 'fault' | 'timeout' | 'abandoned';
 
+/** The code a worker's recent call shows when its releaser named none. */
+const OUTCOME_CODE: Readonly<Record<LeaseOutcome, string>> = {
+  answered: 'ok',
+  fault: 'INTERNAL',
+  timeout: 'DEADLINE_EXCEEDED',
+  abandoned: 'CANCELLED',
+};
+
 /** A reserved slot on one worker. Release it exactly once with the call's outcome. */
 export interface Lease {
   readonly worker: WorkerRecord;
   readonly capability: Capability;
   /** Records that the call moved (a stream frame): stuck detection counts progress, not only ends. */
   progress(): void;
-  /** Frees the slot; the breaker, outlier detection and latency estimate learn from `outcome`. */
-  release(outcome: LeaseOutcome, latencyMs?: number): void;
+  /**
+   * Frees the slot; the breaker, outlier detection and latency estimate learn from `outcome`.
+   * `code` is what the caller got (`ok` or the error code), for the worker's recent calls; by
+   * default the code its outcome implies.
+   */
+  release(outcome: LeaseOutcome, latencyMs?: number, code?: string): void;
 }
 
 export interface AcquireOptions {
@@ -344,7 +361,7 @@ export class Router {
       progress: () => {
         if (!released) this.registry.progressed(worker);
       },
-      release: (outcome, latencyMs) => {
+      release: (outcome, latencyMs, code) => {
         if (released) return;
         released = true;
         const left = (ledger.inFlight.get(key) ?? 1) - 1;
@@ -352,6 +369,12 @@ export class Router {
         else ledger.inFlight.delete(key);
         ledger.completed += 1;
         if (outcome === 'fault') ledger.failed += 1;
+        recordRecentCall(ledger, {
+          at: Date.now(),
+          capability: key,
+          code: code ?? OUTCOME_CODE[outcome],
+          ...(latencyMs !== undefined ? { latencyMs } : {}),
+        });
         this.registry.progressed(worker);
         const breaker = this.breaker(worker.id);
         const outliers = this.options.outliers;

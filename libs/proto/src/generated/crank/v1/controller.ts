@@ -282,6 +282,11 @@ export interface HeartbeatRequest {
 
 export interface HeartbeatResponse {
   heartbeatIntervalMs: number;
+  /**
+   * An operator asked the controller to drain this worker: it takes no new calls from now on, and
+   * should finish what it has, deregister and exit.
+   */
+  drain: boolean;
 }
 
 export interface DeregisterRequest {
@@ -1226,13 +1231,16 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
 };
 
 function createBaseHeartbeatResponse(): HeartbeatResponse {
-  return { heartbeatIntervalMs: 0 };
+  return { heartbeatIntervalMs: 0, drain: false };
 }
 
 export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
   encode(message: HeartbeatResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.heartbeatIntervalMs !== 0) {
       writer.uint32(8).int64(message.heartbeatIntervalMs);
+    }
+    if (message.drain !== false) {
+      writer.uint32(16).bool(message.drain);
     }
     return writer;
   },
@@ -1258,6 +1266,14 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
             message.heartbeatIntervalMs = longToNumber(reader.int64());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.drain = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1277,6 +1293,7 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
         : isSet(object.heartbeat_interval_ms)
         ? globalThis.Number(object.heartbeat_interval_ms)
         : 0,
+      drain: isSet(object.drain) ? globalThis.Boolean(object.drain) : false,
     };
   },
 
@@ -1284,6 +1301,9 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
     const obj: any = {};
     if (message.heartbeatIntervalMs !== 0) {
       obj.heartbeatIntervalMs = Math.round(message.heartbeatIntervalMs);
+    }
+    if (message.drain !== false) {
+      obj.drain = message.drain;
     }
     return obj;
   },
@@ -1294,6 +1314,7 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
   fromPartial<I extends Exact<DeepPartial<HeartbeatResponse>, I>>(object: I): HeartbeatResponse {
     const message = createBaseHeartbeatResponse();
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
+    message.drain = object.drain ?? false;
     return message;
   },
 };

@@ -54,7 +54,8 @@ export interface ModelCard {
     l2: number;
     iterations: number;
     learningRate: number;
-    features: number;
+    negativeWeight: number;
+    /** Wall time of the training run: reading the corpus, features, fitting. */
     durationMs: number;
   };
   test: TestMetrics;

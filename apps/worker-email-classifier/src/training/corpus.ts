@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 
 /** One message of the corpus. */
 export interface CorpusMessage {
-  /** `group/id`: the message's file in the SpamAssassin archive, e.g. `spam-2/00001.317e78...`. */
+  /** `group/id`: the message's file name in the corpus, e.g. `spam-2/00001`. */
   file: string;
   group: string;
   spam: boolean;
@@ -27,8 +27,8 @@ export const TRAIN_SHARE = 0.8;
 
 /** The split rule in words, for the model card. */
 export const SPLIT_RULE =
-  'a message is in the test split when the first 4 bytes of sha256(file name, e.g. ' +
-  '"spam-2/00001.317e78fa8ee2f54cd4890fdb09ba8176"), read as a big-endian uint32 and divided by ' +
+  'a message is in the test split when the first 4 bytes of sha256(its file name, group/id, e.g. ' +
+  '"spam-2/00001"), read as a big-endian uint32 and divided by ' +
   `2^32, are at least ${TRAIN_SHARE}; otherwise in the training split`;
 
 /** Whether a message belongs to the test split: a pure function of its file name. */

@@ -101,7 +101,7 @@ const card: ModelCard = {
       'logistic regression, L2-penalised, classes weighted equally, full-batch Adam from zero weights ' +
       '(nothing sampled: deterministic); features hashed into buckets, TF-IDF, unit length',
     ...OPTIONS,
-    features: idf.length,
+    negativeWeight: OPTIONS.negativeWeight ?? 1,
     durationMs,
   },
   test: testMetrics([]),

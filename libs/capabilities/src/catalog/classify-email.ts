@@ -54,8 +54,8 @@ export const CLASSIFY_EMAIL = defineCapability<ClassifyEmailInput | Buffer, Clas
   description:
     'Labels an email as spam or ham with a trained text classifier. Send the whole message as ' +
     '{ raw }, or as message/rfc822 bytes, or its parts as { subject, from, body }. label is "spam" ' +
-    "when score, the model's probability of spam, is at least 0.5; topFeatures are the features of " +
-    'the message that moved the score most.',
+    "when score, the model's probability of spam, is at least the model's threshold; topFeatures " +
+    'are the features of the message that moved the score most.',
   inputSchema: {
     type: 'object',
     additionalProperties: false,

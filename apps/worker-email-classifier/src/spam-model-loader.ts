@@ -1,9 +1,4 @@
-import {
-  Inject,
-  Injectable,
-  type BeforeApplicationShutdown,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { CLASSIFY_EMAIL } from '@crank/capabilities';
 import { CrankWorkerHost } from '@crank/worker-runtime/nest';
 import { CLASSIFIER_CONFIG, type ClassifierConfig } from './classifier-config.js';
@@ -17,7 +12,7 @@ import { SpamModelSlot } from './spam-model-slot.js';
  * `classify.sentiment`, and its readiness says what is wrong.
  */
 @Injectable()
-export class SpamModelLoader implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class SpamModelLoader implements OnApplicationBootstrap, OnApplicationShutdown {
   /** The load in progress or done; awaited on shutdown so that no session outlives the app. */
   private loading: Promise<void> | undefined;
 
@@ -32,7 +27,8 @@ export class SpamModelLoader implements OnApplicationBootstrap, BeforeApplicatio
     this.loading = this.load();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  // After every module's beforeApplicationShutdown: the worker has drained, no call runs the model.
+  async onApplicationShutdown(): Promise<void> {
     await this.loading;
     const model = this.slot.model;
     this.slot.model = undefined;

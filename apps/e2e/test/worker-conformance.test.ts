@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { runConformanceCli } from '@crank/testkit';
@@ -37,6 +38,18 @@ const WORKER_APPS: {
     main: join(root, 'apps/worker-email-parser/dist/main.js'),
     inputs: {
       'parse.email': { raw: 'From: Ann <ann@example.com>\r\nSubject: hi\r\n\r\nHello.\r\n' },
+    },
+    slowInputs: {},
+  },
+  {
+    name: 'worker-image-classifier-cpu',
+    main: join(root, 'apps/worker-image-classifier-cpu/dist/main.js'),
+    inputs: {
+      'classify.image': {
+        image: readFileSync(join(root, 'apps/worker-image-classifier-cpu/test/fixtures/cats.png')).toString(
+          'base64',
+        ),
+      },
     },
     slowInputs: {},
   },

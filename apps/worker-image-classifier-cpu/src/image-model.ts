@@ -50,6 +50,9 @@ export class OnnxImageModel implements ImageModel {
       intraOpNumThreads: options.threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
+      // onnxruntime's threads spin between operators by default, burning the cores that decode
+      // the next images and relay the calls; on a shared machine, waiting costs less.
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
     return new OnnxImageModel(session, options.name, options.labels);
   }

@@ -126,7 +126,7 @@ function fixtureMbox(eol: string): string {
     'Content-Type: application/pdf',
     'Content-Transfer-Encoding: base64',
     '',
-    ...MENU.toString('base64').match(/.{1,76}/g)!,
+    ...(MENU.toString('base64').match(/.{1,76}/g) ?? []),
     '--b--',
     '',
     'From MAILER-DAEMON Fri Nov 27 12:00:30 2026',

@@ -40,6 +40,8 @@ export async function decodeImage(
   }
   try {
     const image = sharp(bytes, { limitInputPixels: options.maxPixels, animated: false, failOn: 'error' });
+    // The header only; the same instance then decodes. EXIF orientations 5 to 8 swap the sides.
+    const { width = 0, height = 0, orientation = 1 } = await image.metadata();
     const { data, info } = await image
       .autoOrient()
       .flatten({ background: options.background })
@@ -50,27 +52,15 @@ export async function decodeImage(
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3 || data.length !== options.size * options.size * 3)
       throw new Error(`decoded to ${info.channels} channels, expected 3`);
-    const { width, height } = await uprightSize(bytes, options);
-    return { format, width, height, pixels: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+    return {
+      format,
+      width: orientation >= 5 ? height : width,
+      height: orientation >= 5 ? width : height,
+      pixels: new Uint8Array(data.buffer, data.byteOffset, data.length),
+    };
   } catch (error) {
     throw imageError(format, error, options.maxPixels);
   }
-}
-
-/** Width and height as shown: EXIF orientations 5 to 8 swap the sides. */
-async function uprightSize(
-  bytes: Uint8Array,
-  options: CompiledPreprocessOptions,
-): Promise<{ width: number; height: number }> {
-  const {
-    width = 0,
-    height = 0,
-    orientation = 1,
-  } = await sharp(bytes, {
-    limitInputPixels: options.maxPixels,
-    animated: false,
-  }).metadata();
-  return orientation >= 5 ? { width: height, height: width } : { width, height };
 }
 
 function imageError(format: ImageFormat, error: unknown, maxPixels: number): ImageError {

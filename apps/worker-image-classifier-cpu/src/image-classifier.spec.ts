@@ -85,6 +85,20 @@ describe('ImageClassifier', () => {
     expect(b?.map((r) => r.label)).toEqual(['drawing']);
   });
 
+  it('splits a call of more images than one inference takes', async () => {
+    const model = new ColourModel();
+    const subject = new ImageClassifier(model, {
+      preprocess: compilePreprocessOptions({ size: 4 }),
+      unsafeLabels: ['hentai', 'porn', 'sexy'],
+      batchWindowMs: 5,
+      maxBatch: 2,
+    });
+    const images = await Promise.all(['#ff0000', '#0000ff', '#00ff00'].map((colour) => png(colour)));
+    const results = await subject.classify(images, 0.5, new AbortController().signal, 'images');
+    expect(results.map((r) => r.label)).toEqual(['porn', 'drawing', 'neutral']);
+    expect(model.batches).toEqual([2, 1]);
+  });
+
   it('names the image of a batch that cannot be decoded', async () => {
     const corrupt = (await png('#ff0000')).subarray(0, 40);
     const error = await classifier()

@@ -65,7 +65,11 @@ export class ImageClassifier {
         }),
       ),
     );
-    const rows = await this.batcher.submit(decoded, signal);
+    // A call may carry more images than one inference takes (CRANK_IMAGE_MAX_BATCH below 64).
+    const { maxBatch } = this.options;
+    const chunks: ModelImage[][] = [];
+    for (let at = 0; at < decoded.length; at += maxBatch) chunks.push(decoded.slice(at, at + maxBatch));
+    const rows = (await Promise.all(chunks.map((chunk) => this.batcher.submit(chunk, signal)))).flat();
     return rows.map((row, index) => this.read(row, decoded[index] as ModelImage, threshold));
   }
 

@@ -19,6 +19,8 @@ export const depConstraints = [
   { sourceTag: 'scope:capabilities', onlyDependOnLibsWithTags: [] },
   // Mail parsing shared by the email workers (parser, classifier): sees capabilities' types only.
   { sourceTag: 'scope:mail', onlyDependOnLibsWithTags: ['scope:capabilities'] },
+  // Image preprocessing shared by the image workers (CPU, GPU): sees capabilities' errors only.
+  { sourceTag: 'scope:vision', onlyDependOnLibsWithTags: ['scope:capabilities'] },
   { sourceTag: 'scope:controller-client', onlyDependOnLibsWithTags: ['scope:capabilities', 'scope:proto'] },
   {
     sourceTag: 'scope:worker-runtime',
@@ -37,7 +39,7 @@ export const depConstraints = [
   { sourceTag: 'scope:controller', onlyDependOnLibsWithTags: ['scope:capabilities', 'scope:proto'] },
   {
     sourceTag: 'scope:worker',
-    onlyDependOnLibsWithTags: ['scope:worker-runtime', 'scope:capabilities', 'scope:mail'],
+    onlyDependOnLibsWithTags: ['scope:worker-runtime', 'scope:capabilities', 'scope:mail', 'scope:vision'],
   },
   {
     sourceTag: 'scope:e2e',

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const workspaceRoot = dirname(fileURLToPath(import.meta.url));
-const libs = ['proto', 'capabilities', 'worker-runtime', 'controller-client', 'testkit', 'mail'];
+const libs = ['proto', 'capabilities', 'worker-runtime', 'controller-client', 'testkit', 'mail', 'vision'];
 
 /** @param {string} projectRoot absolute path of the project using the preset */
 export function jestConfig(projectRoot) {
@@ -32,6 +32,7 @@ export function jestConfig(projectRoot) {
       ...Object.fromEntries(
         libs.map((lib) => [`^@crank/${lib}$`, join(workspaceRoot, 'libs', lib, 'src/index.ts')]),
       ),
+      '^@crank/worker-runtime/nest$': join(workspaceRoot, 'libs/worker-runtime/src/nest/index.ts'),
       // The controller is an app that is also a package, embedded by @crank/testkit.
       '^@crank/controller$': join(workspaceRoot, 'apps/controller/src/index.ts'),
       '^(\\.{1,2}/.*)\\.js$': '$1',

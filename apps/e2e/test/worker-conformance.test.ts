@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { runConformanceCli } from '@crank/testkit';
@@ -46,6 +47,18 @@ const WORKER_APPS: {
     // A generated input may carry both the whole message and its parts, which the schema refuses.
     inputs: {
       'classify.email': { subject: 'Lunch?', from: 'ann@example.com', body: 'Noon at the usual place?' },
+    },
+    slowInputs: {},
+  },
+  {
+    name: 'worker-image-classifier-cpu',
+    main: join(root, 'apps/worker-image-classifier-cpu/dist/main.js'),
+    inputs: {
+      'classify.image': {
+        image: readFileSync(join(root, 'apps/worker-image-classifier-cpu/test/fixtures/cats.png')).toString(
+          'base64',
+        ),
+      },
     },
     slowInputs: {},
   },

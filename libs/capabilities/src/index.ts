@@ -80,9 +80,11 @@ export {
 } from './catalog/classify-email.js';
 export {
   CLASSIFY_IMAGE,
+  CLASSIFY_IMAGE_MEDIA_TYPES,
+  type ClassifyImageAnswer,
   type ClassifyImageInput,
   type ClassifyImageOutput,
-  type ImagePrediction,
+  type ImageClassification,
 } from './catalog/classify-image.js';
 export {
   CLASSIFY_SENTIMENT,

@@ -109,17 +109,31 @@ const SAMPLES: Record<string, Samples> = {
     badOutput: { label: 'glad', score: 0.59, model: 'vader@1.1.3' },
   },
   'classify.image': {
-    goodInput: { image: PNG_1X1, topK: 3 },
-    badInput: { image: PNG_1X1, topK: 21 },
-    badPath: '/topK',
+    goodInput: { image: PNG_1X1, threshold: 0.3 },
+    badInput: { images: [PNG_1X1], threshold: 1.5 },
+    badPath: '/threshold',
     goodOutput: {
-      predictions: [{ label: 'tabby cat', index: 281, score: 0.82 }],
-      model: 'mobilenet-v2',
-      device: 'gpu',
+      label: 'neutral',
+      score: 0.97,
+      scores: { drawing: 0.02, hentai: 0, neutral: 0.97, porn: 0.01, sexy: 0 },
+      unsafeScore: 0.01,
+      safe: true,
+      width: 640,
+      height: 480,
+      threshold: 0.5,
+      model: 'nsfwjs-mobilenet-v2@4.4.0',
+      device: 'cpu',
     },
     badOutput: {
-      predictions: [{ label: 'tabby cat', index: 281, score: 0.82 }],
-      model: 'mobilenet-v2',
+      label: 'neutral',
+      score: 0.97,
+      scores: { neutral: 0.97 },
+      unsafeScore: 0.01,
+      safe: true,
+      width: 640,
+      height: 480,
+      threshold: 0.5,
+      model: 'nsfwjs-mobilenet-v2@4.4.0',
       device: 'tpu',
     },
   },
@@ -240,7 +254,29 @@ describe('BUILTIN_CAPABILITIES', () => {
     expect(builtinCatalog().get('classify.image').definition.errorCodes).toEqual([
       'UNSUPPORTED_FORMAT',
       'INVALID_INPUT',
+      'PAYLOAD_TOO_LARGE',
       'MODEL_NOT_READY',
     ]);
+  });
+
+  it('classify.image@2 takes exactly one of image and images (1 to 64), or raw image bytes', () => {
+    const classify = builtinCatalog().get('classify.image', '^2');
+    expect(classify.validateInput({ images: [PNG_1X1, PNG_1X1] })).toEqual([]);
+    expect(classify.validateInput({ image: PNG_1X1, images: [PNG_1X1] })).not.toEqual([]);
+    expect(classify.validateInput({ threshold: 0.5 })).not.toEqual([]);
+    expect(classify.validateInput({ images: [] })).not.toEqual([]);
+    expect(classify.validateInput({ images: Array.from({ length: 65 }, () => PNG_1X1) })).not.toEqual([]);
+    expect(classify.acceptsMediaType('image/jpeg; threshold=0.3')).toBe(true);
+    expect(classify.acceptsMediaType('image/gif')).toBe(true);
+    expect(classify.acceptsMediaType('image/tiff')).toBe(false);
+  });
+
+  it('classify.image@2 answers one classification, or results for a batch, never both', () => {
+    const classify = builtinCatalog().get('classify.image', '^2');
+    const one = SAMPLES['classify.image']?.goodOutput as Record<string, unknown>;
+    const { threshold, model, device, ...result } = one;
+    expect(classify.validateOutput({ results: [result], threshold, model, device })).toEqual([]);
+    expect(classify.validateOutput({ ...one, results: [result] })).not.toEqual([]);
+    expect(classify.validateOutput({ threshold, model, device })).not.toEqual([]);
   });
 });

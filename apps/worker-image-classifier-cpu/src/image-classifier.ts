@@ -1,0 +1,132 @@
+import type { ImageClassification } from '@crank/capabilities';
+import { CapabilityError } from '@crank/worker-runtime';
+import {
+  decodeImage,
+  ImageError,
+  toTensor,
+  type CompiledPreprocessOptions,
+  type ModelImage,
+} from '@crank/vision';
+import { DynamicBatcher } from './dynamic-batcher.js';
+import type { ImageModel } from './image-model.js';
+
+/** Options of an {@link ImageClassifier}. */
+export interface ImageClassifierOptions {
+  /** How images become the model's input. */
+  preprocess: CompiledPreprocessOptions;
+  /** Labels whose summed score is `unsafeScore`. */
+  unsafeLabels: readonly string[];
+  batchWindowMs: number;
+  maxBatch: number;
+}
+
+/**
+ * Classifies images with a model: decodes each call's images (in libvips' threads, calls in
+ * parallel), then runs them in dynamic batches with those of concurrent calls, and reads each
+ * row of probabilities as a label, scores and a safety verdict.
+ */
+export class ImageClassifier {
+  private readonly batcher: DynamicBatcher<ModelImage, Float32Array>;
+
+  constructor(
+    private readonly model: ImageModel,
+    private readonly options: ImageClassifierOptions,
+  ) {
+    const unknown = options.unsafeLabels.filter((label) => !model.labels.includes(label));
+    if (unknown.length > 0)
+      throw new RangeError(`unsafeLabels: ${unknown.join(', ')} are not labels of ${model.name}`);
+    this.batcher = new DynamicBatcher((images) => model.classify(toTensor(images, options.preprocess)), {
+      windowMs: options.batchWindowMs,
+      maxBatch: options.maxBatch,
+    });
+  }
+
+  /** The model's name and version. */
+  get modelName(): string {
+    return this.model.name;
+  }
+
+  /**
+   * Classifies `images` in the order given; `safe` is judged against `threshold`.
+   *
+   * @param field - how errors name the images: `image`, or `images` for `images[i]`
+   * @throws ImageError (a CrankError) for an image that cannot be decoded, naming it
+   */
+  async classify(
+    images: readonly Buffer[],
+    threshold: number,
+    signal: AbortSignal,
+    field: 'image' | 'images' = 'image',
+  ): Promise<ImageClassification[]> {
+    const decoded = await Promise.all(
+      images.map((bytes, index) =>
+        decodeImage(bytes, this.options.preprocess).catch((error: unknown) => {
+          throw field === 'images' ? renamed(error, `images[${index}]`, index) : error;
+        }),
+      ),
+    );
+    // A call may carry more images than one inference takes (CRANK_IMAGE_MAX_BATCH below 64).
+    const { maxBatch } = this.options;
+    const chunks: ModelImage[][] = [];
+    for (let at = 0; at < decoded.length; at += maxBatch) chunks.push(decoded.slice(at, at + maxBatch));
+    const rows = (await Promise.all(chunks.map((chunk) => this.batcher.submit(chunk, signal)))).flat();
+    return rows.map((row, index) => this.read(row, decoded[index] as ModelImage, threshold));
+  }
+
+  /** One inference on a grey image, so that the first call does not pay onnxruntime's set-up. */
+  async warmUp(): Promise<void> {
+    const { size } = this.options.preprocess;
+    const grey: ModelImage = {
+      format: 'png',
+      width: size,
+      height: size,
+      pixels: new Uint8Array(size * size * 3).fill(128),
+    };
+    await this.batcher.submit([grey]);
+  }
+
+  /** Stops taking calls (UNAVAILABLE to those waiting), then frees the model. */
+  async close(): Promise<void> {
+    await this.batcher.close();
+    await this.model.close();
+  }
+
+  private read(row: Float32Array, image: ModelImage, threshold: number): ImageClassification {
+    const scores: Record<string, number> = {};
+    let best = 0;
+    this.model.labels.forEach((label, index) => {
+      scores[label] = clamp(row[index] ?? 0);
+      if ((row[index] ?? 0) > (row[best] ?? 0)) best = index;
+    });
+    const unsafeScore = clamp(
+      this.options.unsafeLabels.reduce((sum, label) => sum + (scores[label] ?? 0), 0),
+    );
+    const label = this.model.labels[best] as string;
+    return {
+      label,
+      score: scores[label] ?? 0,
+      scores,
+      unsafeScore,
+      safe: unsafeScore < threshold,
+      width: image.width,
+      height: image.height,
+    };
+  }
+}
+
+/** Float32 softmax output can stray past 1 by an ulp; the contract says 0 to 1. */
+function clamp(value: number): number {
+  return Math.min(1, Math.max(0, value));
+}
+
+function renamed(error: unknown, name: string, index: number): unknown {
+  if (!(error instanceof ImageError)) return error;
+  return new CapabilityError(
+    error.code,
+    error.message.replace(/^image:/, `${name}:`),
+    { ...error.details, index },
+    {
+      cause: error,
+    },
+  );
+}

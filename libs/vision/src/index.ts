@@ -1,0 +1,24 @@
+/**
+ * Image preprocessing for Crank's classifiers, shared by the CPU and GPU image workers: decode
+ * (sharp; JPEG, PNG, WebP, AVIF, a GIF's first frame), upright by EXIF orientation, transparency
+ * on white, resize to the model's square, normalise, and lay out as NCHW or NHWC float32.
+ *
+ * @example
+ * ```ts
+ * import { compilePreprocessOptions, decodeImage, toTensor } from '@crank/vision';
+ *
+ * const options = compilePreprocessOptions({ size: 224, layout: 'nchw' });
+ * const images = await Promise.all(files.map((bytes) => decodeImage(bytes, options)));
+ * const { data, dims } = toTensor(images, options); // Float32Array, [n, 3, 224, 224]
+ * ```
+ */
+export { decodeImage, type ModelImage } from './decode-image.js';
+export { ImageError, type ImageErrorCode } from './image-error.js';
+export { IMAGE_MEDIA_TYPES, sniffImageFormat, type ImageFormat } from './image-format.js';
+export { toTensor, type ImageTensor } from './image-tensor.js';
+export {
+  compilePreprocessOptions,
+  type CompiledPreprocessOptions,
+  type PreprocessOptions,
+  type TensorLayout,
+} from './preprocess-options.js';

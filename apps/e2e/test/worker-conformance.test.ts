@@ -40,6 +40,17 @@ const WORKER_APPS: {
     },
     slowInputs: {},
   },
+  {
+    name: 'worker-streaming',
+    main: join(root, 'apps/worker-streaming/dist/main.js'),
+    inputs: {
+      'stream.aggregate': [
+        { query: { window: { type: 'tumbling', sizeMs: 1000 } } },
+        { ts: 0, key: 'k', value: 1 },
+      ],
+    },
+    slowInputs: {},
+  },
 ];
 
 /**

@@ -115,7 +115,14 @@ export {
 export {
   STREAM_AGGREGATE,
   type AggregateEvent,
-  type AggregateWindowChunk,
+  type AggregateHeartbeatRecord,
+  type AggregateLateRecord,
+  type AggregateMalformedRecord,
+  type AggregateQuery,
+  type AggregateTotalsRecord,
+  type AggregateWindow,
+  type AggregateWindowRecord,
+  type AggregationName,
   type StreamAggregateInput,
   type StreamAggregateOutput,
 } from './catalog/stream-aggregate.js';

@@ -112,10 +112,11 @@ const SAMPLES: Record<string, Samples> = {
     },
   },
   'stream.aggregate': {
-    goodInput: { key: 'sensor-7', value: 21.5, timestamp: 1_795_000_000_000 },
-    badInput: { key: 'sensor-7', timestamp: 1.5 },
-    badPath: '/value',
+    goodInput: { query: { window: { type: 'sliding', sizeMs: 10_000, slideMs: 1_000 } } },
+    badInput: { query: { window: { type: 'tumbling', sizeMs: 0 } } },
+    badPath: '/query/window',
     goodOutput: {
+      type: 'window',
       key: 'sensor-7',
       windowStart: 1000,
       windowEnd: 2000,
@@ -124,17 +125,10 @@ const SAMPLES: Record<string, Samples> = {
       min: 21.5,
       max: 21.5,
       mean: 21.5,
+      early: false,
+      closedAt: 1_795_000_000_000,
     },
-    badOutput: {
-      key: 'sensor-7',
-      windowStart: 1000,
-      windowEnd: 2000,
-      count: 0,
-      sum: 0,
-      min: 0,
-      max: 0,
-      mean: 0,
-    },
+    badOutput: { type: 'window', key: 'sensor-7', count: -1 },
   },
 };
 
@@ -185,13 +179,16 @@ describe('BUILTIN_CAPABILITIES', () => {
     expect(parseEmail.validateInput({ raw: 'Subject: x', encoding: 'utf8' })).toEqual([]);
   });
 
-  it('stream.aggregate takes window settings alone, as a chunk of their own', () => {
+  it('stream.aggregate checks the query and leaves events to the worker, which reports bad ones', () => {
     const aggregate = builtinCatalog().get('stream.aggregate');
-    expect(aggregate.validateInput({ window: { windowMs: 60_000, allowedLatenessMs: 500 } })).toEqual([]);
-    expect(aggregate.validateInput({ window: { windowMs: 50 } }).map((issue) => issue.path)).toEqual([
-      '/window/windowMs',
-    ]);
-    expect(aggregate.validateInput({ window: {}, key: 'k', value: 1 })).not.toEqual([]);
+    expect(aggregate.validateInput({ query: { window: { type: 'session', gapMs: 30_000 } } })).toEqual([]);
+    expect(
+      aggregate.validateInput({
+        query: { window: { type: 'tumbling', sizeMs: 1000 }, aggregations: ['p95'] },
+      }),
+    ).not.toEqual([]);
+    expect(aggregate.validateInput({ ts: 'yesterday', key: 7, value: 'n/a' })).toEqual([]);
+    expect(aggregate.acceptsMediaType('application/x-ndjson')).toBe(true);
   });
 
   it('convert.document@2 takes the file as exactly one of content and text, or as raw bytes', () => {

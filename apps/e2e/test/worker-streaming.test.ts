@@ -1,0 +1,127 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { CrankClient } from '@crank/controller-client';
+import type { AggregateQuery, StreamAggregateOutput } from '@crank/capabilities';
+import { Cluster, type RunningProcess } from './harness.js';
+
+const STREAMING_MAIN = join(import.meta.dirname, '../../worker-streaming/dist/main.js');
+const TUMBLING: AggregateQuery = {
+  window: { type: 'tumbling', sizeMs: 1000 },
+  aggregations: ['count', 'sum', 'min', 'max', 'mean'],
+};
+
+/** Two keys over three seconds: known answers per window. */
+const EVENTS = [
+  { ts: 0, key: 'a', value: 1 },
+  { ts: 400, key: 'b', value: 10 },
+  { ts: 900, key: 'a', value: 3 },
+  { ts: 1100, key: 'a', value: 5 },
+  { ts: 2050, key: 'b', value: 20 },
+];
+const EXPECTED = [
+  { key: 'a', windowStart: 0, windowEnd: 1000, count: 2, sum: 4, min: 1, max: 3, mean: 2 },
+  { key: 'b', windowStart: 0, windowEnd: 1000, count: 1, sum: 10, min: 10, max: 10, mean: 10 },
+  { key: 'a', windowStart: 1000, windowEnd: 2000, count: 1, sum: 5, min: 5, max: 5, mean: 5 },
+  { key: 'b', windowStart: 2000, windowEnd: 3000, count: 1, sum: 20, min: 20, max: 20, mean: 20 },
+];
+
+const windowsOf = (records: StreamAggregateOutput[]): unknown[] =>
+  records.flatMap((r) => {
+    if (r.type !== 'window') return [];
+    const { type: _type, early: _early, closedAt: _closedAt, ...rest } = r;
+    return [rest];
+  });
+
+/** `stream.aggregate` through a real controller and worker-streaming process, over gRPC and HTTP. */
+describe('worker-streaming', () => {
+  let cluster: Cluster;
+  let worker: RunningProcess;
+  let client: CrankClient;
+
+  beforeAll(async () => {
+    cluster = await Cluster.start();
+    worker = cluster.spawn('streaming', STREAMING_MAIN, { CRANK_DRAIN_MS: '2000' });
+    await worker.event('registered');
+    client = await cluster.client();
+  }, 30_000);
+
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  it('aggregates JSON records over gRPC: windows as they close, then the totals', async () => {
+    const records: StreamAggregateOutput[] = [];
+    for await (const record of client.invokeStream<StreamAggregateOutput>('stream.aggregate', [
+      { query: TUMBLING },
+      ...EVENTS,
+    ])) {
+      records.push(record);
+    }
+
+    expect(windowsOf(records)).toEqual(EXPECTED);
+    expect(records.at(-1)).toEqual({
+      type: 'totals',
+      events: 5,
+      windows: 4,
+      late: 0,
+      malformed: 0,
+      closedEarly: 0,
+    });
+  });
+
+  it('takes NDJSON bytes over gRPC, reporting a bad line by its byte offset and going on', async () => {
+    const lines = [JSON.stringify({ query: TUMBLING }), ...EVENTS.map((e) => JSON.stringify(e))];
+    lines.splice(3, 0, '{"ts": 950, "key": "a", "value": }');
+    const text = lines.join('\n') + '\n';
+    const bytes = Buffer.from(text);
+    const chunks = [bytes.subarray(0, 50), bytes.subarray(50, 123), bytes.subarray(123)];
+    const records: StreamAggregateOutput[] = [];
+    for await (const record of client.invokeStream<StreamAggregateOutput>('stream.aggregate', chunks, {
+      contentType: 'application/x-ndjson',
+    })) {
+      records.push(record);
+    }
+
+    expect(records.filter((r) => r.type === 'malformed')).toEqual([
+      { type: 'malformed', offset: text.indexOf('{"ts": 950'), reason: 'not JSON' },
+    ]);
+    expect(windowsOf(records)).toEqual(EXPECTED);
+  });
+
+  it('streams over HTTP: an NDJSON body in, NDJSON records out, late events reported', async () => {
+    const query: AggregateQuery = { ...TUMBLING, allowedLatenessMs: 0 };
+    const body =
+      [{ query }, ...EVENTS, { ts: 500, key: 'a', value: 99 }, { ts: 'later', key: 'a', value: 1 }]
+        .map((r) => JSON.stringify(r))
+        .join('\n') + '\n';
+    const res = await fetch(`${cluster.httpUrl}/v1/stream/stream.aggregate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body,
+    });
+    const records = (await res.text())
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as StreamAggregateOutput);
+
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/x-ndjson');
+    expect(windowsOf(records)).toEqual(EXPECTED);
+    expect(records.filter((r) => r.type === 'late' || r.type === 'malformed')).toEqual([
+      { type: 'late', key: 'a', ts: 500, offset: body.indexOf('{"ts":500'), watermark: 2050 },
+      { type: 'malformed', offset: body.indexOf('{"ts":"later"'), reason: 'ts: not a time (later)' },
+    ]);
+    expect(records.at(-1)).toMatchObject({ type: 'totals', late: 1, malformed: 1 });
+  });
+
+  it('ends with INVALID_INPUT naming the field when the query is wrong', async () => {
+    const stream = client.invokeStream('stream.aggregate', [{ query: { window: { type: 'hopping' } } }]);
+    await expect(
+      (async () => {
+        for await (const _ of stream) {
+          // draining
+        }
+      })(),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('/query/window') });
+  });
+});

@@ -1,0 +1,36 @@
+import { Injectable } from '@nestjs/common';
+import { STREAM_AGGREGATE, type StreamAggregateInput, type StreamAggregateOutput } from '@crank/capabilities';
+import type { HandlerContext } from '@crank/worker-runtime';
+import { CapabilityHandler } from '@crank/worker-runtime/nest';
+import { Counter, type Registry } from 'prom-client';
+import { aggregateStream } from './aggregation/aggregate-stream.js';
+import { streamingOptions } from './streaming-options.js';
+
+const CLOSED_EARLY = 'crank_stream_windows_closed_early_total';
+
+/** The counter of windows closed before their time, on the worker's registry (made once). */
+function closedEarlyCounter(registry: Registry): Counter {
+  return (
+    (registry.getSingleMetric(CLOSED_EARLY) as Counter | undefined) ??
+    new Counter({
+      name: CLOSED_EARLY,
+      help: 'Windows closed before the watermark reached them, because a stream hit its cap on open windows.',
+      registers: [registry],
+    })
+  );
+}
+
+/** `stream.aggregate`: event-time windows over a live stream; the logic is in ./aggregation. */
+@Injectable()
+export class StreamHandlers {
+  private readonly options = streamingOptions();
+
+  @CapabilityHandler(STREAM_AGGREGATE)
+  aggregate(
+    records: AsyncIterable<StreamAggregateInput | Buffer>,
+    ctx: HandlerContext,
+  ): AsyncIterable<StreamAggregateOutput> {
+    const counter = closedEarlyCounter(ctx.metrics);
+    return aggregateStream(records, { ...this.options, onClosedEarly: (n) => counter.inc(n) });
+  }
+}

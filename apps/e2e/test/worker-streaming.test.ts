@@ -1,7 +1,10 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { CrankClient } from '@crank/controller-client';
 import type { AggregateQuery, StreamAggregateOutput } from '@crank/capabilities';
+import { SCREENSHOTS, chromiumAvailable, launchChromium } from './chromium.js';
 import { Cluster, type RunningProcess } from './harness.js';
 
 const STREAMING_MAIN = join(import.meta.dirname, '../../worker-streaming/dist/main.js');
@@ -37,10 +40,12 @@ describe('worker-streaming', () => {
   let cluster: Cluster;
   let worker: RunningProcess;
   let client: CrankClient;
+  let workerHttp: string;
 
   beforeAll(async () => {
     cluster = await Cluster.start();
     worker = cluster.spawn('streaming', STREAMING_MAIN, { CRANK_DRAIN_MS: '2000' });
+    workerHttp = String((await worker.event('worker_started'))['http']);
     await worker.event('registered');
     client = await cluster.client();
   }, 30_000);
@@ -124,4 +129,53 @@ describe('worker-streaming', () => {
       })(),
     ).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('/query/window') });
   });
+
+  (chromiumAvailable('live view test') ? it : it.skip)(
+    'draws a running aggregation live in a browser, at /streams/:id on the worker',
+    async () => {
+      const browser = await launchChromium();
+      try {
+        const page = await browser.newPage({ viewport: { width: 1000, height: 500 } });
+        // The viewer connects first and waits for the stream.
+        await page.goto(`${workerHttp}/streams/live-demo`);
+        const points = async (): Promise<number> =>
+          Number(await page.locator('#chart').getAttribute('data-points'));
+
+        // Event time runs 10x faster than wall time: a window closes every 100 ms.
+        async function* events(): AsyncGenerator<unknown> {
+          yield { query: { ...TUMBLING, id: 'live-demo' } };
+          for (let second = 0; second < 30; second += 1) {
+            for (let k = 0; k < 20; k += 1) yield { ts: second * 1000 + k * 10, key: `k${k % 4}`, value: k };
+            await sleep(100);
+          }
+        }
+        const stream = client.invokeStream<StreamAggregateOutput>('stream.aggregate', events());
+        const records: StreamAggregateOutput[] = [];
+        const reading = (async () => {
+          for await (const record of stream) records.push(record);
+        })();
+
+        // The page's own script keeps the number of bars drawn in data-points.
+        const drawn = "Number(document.querySelector('#chart').getAttribute('data-points'))";
+        await page.waitForFunction(`${drawn} >= 3`, undefined, { timeout: 10_000 });
+        const early = await points();
+        await page.waitForFunction(`${drawn} > ${early}`, undefined, { timeout: 10_000 });
+        mkdirSync(SCREENSHOTS, { recursive: true });
+        await page.screenshot({ path: join(SCREENSHOTS, 'stream-live.png') });
+        await reading;
+        await page.locator('#state').getByText('ended').waitFor({ timeout: 10_000 });
+
+        expect(await points()).toBe(30);
+        expect(await page.locator('#events').textContent()).toBe('600');
+        expect(records.filter((r) => r.type === 'window')).toHaveLength(120); // 30 windows x 4 keys
+        const listed = (await (await fetch(`${workerHttp}/streams/`)).json()) as {
+          streams: { id: string }[];
+        };
+        expect(listed.streams.map((s) => s.id)).toContain('live-demo');
+      } finally {
+        await browser.close();
+      }
+    },
+    60_000,
+  );
 });

@@ -1,9 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { STREAM_AGGREGATE, type StreamAggregateInput, type StreamAggregateOutput } from '@crank/capabilities';
 import type { HandlerContext } from '@crank/worker-runtime';
 import { CapabilityHandler } from '@crank/worker-runtime/nest';
 import { Counter, type Registry } from 'prom-client';
 import { aggregateStream } from './aggregation/aggregate-stream.js';
+import { LiveStreams } from './live/live-streams.js';
 import { streamingOptions } from './streaming-options.js';
 
 const CLOSED_EARLY = 'crank_stream_windows_closed_early_total';
@@ -25,12 +26,18 @@ function closedEarlyCounter(registry: Registry): Counter {
 export class StreamHandlers {
   private readonly options = streamingOptions();
 
+  constructor(@Inject(LiveStreams) private readonly live: LiveStreams) {}
+
   @CapabilityHandler(STREAM_AGGREGATE)
   aggregate(
     records: AsyncIterable<StreamAggregateInput | Buffer>,
     ctx: HandlerContext,
   ): AsyncIterable<StreamAggregateOutput> {
     const counter = closedEarlyCounter(ctx.metrics);
-    return aggregateStream(records, { ...this.options, onClosedEarly: (n) => counter.inc(n) });
+    return aggregateStream(records, {
+      ...this.options,
+      onClosedEarly: (n) => counter.inc(n),
+      observe: (query) => this.live.open(query.id ?? ctx.requestId),
+    });
   }
 }

@@ -41,7 +41,12 @@ export {
   type ServeOptions,
   type ServedCapability,
 } from './handler.js';
-export { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from './worker-options.js';
+export {
+  compileWorkerOptions,
+  type CompiledWorkerOptions,
+  type WorkerHttpRoute,
+  type WorkerOptions,
+} from './worker-options.js';
 export {
   closeHandlers,
   inThreads,

@@ -17,7 +17,15 @@ export interface AggregateStreamOptions {
   heartbeatMs: number;
   /** Told how many windows each input chunk closed early (for a metric). */
   onClosedEarly?: (count: number) => void;
+  /** Called with the query once it is read; what it returns sees every record, then the end. */
+  observe?: (query: AggregateQuery) => StreamObserver;
   now?: () => number;
+}
+
+/** Watches one aggregation (the live view). */
+export interface StreamObserver {
+  publish(record: StreamAggregateOutput): void;
+  close(): void;
 }
 
 type Item = { record: unknown; offset: number } | { malformed: string; offset: number };
@@ -43,6 +51,7 @@ export async function* aggregateStream(
   let malformed = 0;
   let lastClose = now();
   let pending: Promise<IteratorResult<StreamAggregateInput | Buffer>> | undefined;
+  let observer: StreamObserver | undefined;
 
   /** The items of one input chunk: its NDJSON lines parsed, or the record itself. */
   function* itemsOf(chunk: StreamAggregateInput | Buffer, ended = false): Generator<Item> {
@@ -84,6 +93,7 @@ export async function* aggregateStream(
       );
     }
     const q = query as AggregateQuery;
+    observer = options.observe?.(q);
     aggregator = new WindowAggregator(
       q,
       Math.min(q.maxOpenWindows ?? options.maxOpenWindows, options.maxOpenWindows),
@@ -121,6 +131,11 @@ export async function* aggregateStream(
     return out;
   }
 
+  function seen(record: StreamAggregateOutput): StreamAggregateOutput {
+    observer?.publish(record);
+    return record;
+  }
+
   try {
     for (;;) {
       pending ??= iterator.next();
@@ -128,19 +143,19 @@ export async function* aggregateStream(
       const next = await untilOrTimeout(pending, waitMs);
       if (next === 'timeout') {
         lastClose = now();
-        yield {
+        yield seen({
           type: 'heartbeat',
           watermark: aggregator?.watermark ?? null,
           openWindows: aggregator?.openWindows ?? 0,
           events: aggregator?.counts.events ?? 0,
-        };
+        });
         continue;
       }
       pending = undefined;
       const records = take(next.done ? itemsOf(Buffer.alloc(0), true) : itemsOf(next.value));
       for (const record of records) {
         if (record.type === 'window') lastClose = now();
-        yield record;
+        yield seen(record);
       }
       if (next.done) break;
     }
@@ -148,10 +163,11 @@ export async function* aggregateStream(
       throw new CrankError('INVALID_INPUT', 'query: the stream ended before its { "query": ... } record');
     const rest: StreamAggregateOutput[] = [];
     aggregator.closeAll(rest);
-    yield* rest;
+    for (const record of rest) yield seen(record);
     const { events, windows, late, closedEarly } = aggregator.counts;
-    yield { type: 'totals', events, windows, late, malformed, closedEarly };
+    yield seen({ type: 'totals', events, windows, late, malformed, closedEarly });
   } finally {
+    observer?.close();
     await iterator.return?.();
   }
 }

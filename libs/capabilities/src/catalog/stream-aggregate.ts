@@ -33,6 +33,8 @@ export interface AggregateQuery {
    * own cap (CRANK_STREAM_MAX_OPEN) bounds it.
    */
   maxOpenWindows?: number;
+  /** A name for the live view (`/streams/<id>` on the worker). @defaultValue the request id */
+  id?: string;
 }
 
 /** Input of `stream.aggregate`: the query first, then events. */
@@ -148,6 +150,11 @@ const QUERY_SCHEMA = {
     },
     allowedLatenessMs: { type: 'integer', minimum: 0, maximum: DAY_MS, default: 0 },
     maxOpenWindows: { type: 'integer', minimum: 1, description: 'Windows x keys open at once.' },
+    id: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9_-]{1,64}$',
+      description: "Name of the live view, /streams/<id> on the worker's HTTP port; default the request id.",
+    },
   },
 };
 

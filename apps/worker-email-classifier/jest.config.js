@@ -1,3 +1,6 @@
 import { jestConfig } from '../../jest.preset.js';
 
-export default jestConfig(import.meta.dirname);
+export default {
+  ...jestConfig(import.meta.dirname),
+  testEnvironment: '<rootDir>/jest.environment.cjs',
+};

@@ -29,7 +29,7 @@ for extra in "$@"; do workspaces="$workspaces --workspace=$extra"; done
 npm ci --omit=dev $workspaces --include-workspace-root=false --prefer-offline --no-audit --no-fund
 
 # Keep the workspaces node_modules links to (the app, its libraries, the extras) with what they
-# ship (dist, bin); drop the rest.
+# ship (dist, bin, and the model a worker's build trained); drop the rest.
 linked=" "
 for link in node_modules/@crank/*; do
   if [ -L "$link" ]; then linked="$linked$(readlink "$link" | sed 's|^\(\.\./\)*||') "; fi
@@ -39,7 +39,7 @@ for dir in apps/* libs/*; do
   case "$linked" in
     *" $dir "*)
       kept="$kept $dir"
-      for part in dist bin; do
+      for part in dist bin model; do
         if [ -d "$src/$dir/$part" ]; then cp -R "$src/$dir/$part" "$dir/"; fi
       done
       ;;

@@ -51,6 +51,15 @@ const WORKER_APPS: {
     },
     slowInputs: {},
   },
+  {
+    name: 'worker-email-classifier',
+    main: join(root, 'apps/worker-email-classifier/dist/main.js'),
+    // A generated input may carry both the whole message and its parts, which the schema refuses.
+    inputs: {
+      'classify.email': { subject: 'Lunch?', from: 'ann@example.com', body: 'Noon at the usual place?' },
+    },
+    slowInputs: {},
+  },
 ];
 
 /**

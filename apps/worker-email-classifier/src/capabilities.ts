@@ -1,4 +1,4 @@
-import { CLASSIFY_EMAIL } from '@crank/capabilities';
+import { CLASSIFY_EMAIL, CLASSIFY_SENTIMENT } from '@crank/capabilities';
 
-/** The catalog capabilities this worker serves. Its handlers and `main.ts` land with its own issue. */
-export const SERVED_CAPABILITIES = [CLASSIFY_EMAIL] as const;
+/** The catalog capabilities this worker serves, as the catalog defines them. */
+export const SERVED_CAPABILITIES = [CLASSIFY_EMAIL, CLASSIFY_SENTIMENT] as const;

@@ -72,8 +72,11 @@ export { CapabilityCatalog } from './catalog/capability-catalog.js';
 export { BUILTIN_CAPABILITIES, builtinCatalog } from './catalog/index.js';
 export {
   CLASSIFY_EMAIL,
+  CLASSIFY_EMAIL_MAX_BYTES,
+  CLASSIFY_EMAIL_TOP_FEATURES,
   type ClassifyEmailInput,
   type ClassifyEmailOutput,
+  type EmailFeatureWeight,
 } from './catalog/classify-email.js';
 export {
   CLASSIFY_IMAGE,
@@ -81,6 +84,12 @@ export {
   type ClassifyImageOutput,
   type ImagePrediction,
 } from './catalog/classify-image.js';
+export {
+  CLASSIFY_SENTIMENT,
+  CLASSIFY_SENTIMENT_MAX_CHARS,
+  type ClassifySentimentInput,
+  type ClassifySentimentOutput,
+} from './catalog/classify-sentiment.js';
 export {
   CONVERT_DOCUMENT,
   type ConvertDocumentInput,

@@ -93,8 +93,20 @@ const SAMPLES: Record<string, Samples> = {
     goodInput: { subject: 'You won!', from: 'prize@example.net', body: 'Claim your prize now.' },
     badInput: { subject: 'You won!' },
     badPath: '/body',
-    goodOutput: { label: 'spam', score: 0.97, model: 'naive-bayes@1' },
-    badOutput: { label: 'spam', score: 1.5, model: 'naive-bayes@1' },
+    goodOutput: {
+      label: 'spam',
+      score: 0.97,
+      topFeatures: [{ feature: 'subject:won', weight: 1.25 }],
+      model: 'spam-logreg@1.0.0',
+    },
+    badOutput: { label: 'spam', score: 1.5, topFeatures: [], model: 'spam-logreg@1.0.0' },
+  },
+  'classify.sentiment': {
+    goodInput: { text: 'What a lovely day.' },
+    badInput: { text: 42 },
+    badPath: '/text',
+    goodOutput: { label: 'positive', score: 0.59, model: 'vader@1.1.3' },
+    badOutput: { label: 'glad', score: 0.59, model: 'vader@1.1.3' },
   },
   'classify.image': {
     goodInput: { image: PNG_1X1, topK: 3 },
@@ -177,6 +189,20 @@ describe('BUILTIN_CAPABILITIES', () => {
       parseEmail.validateInput({ raw: Buffer.from(RAW_EMAIL).toString('base64'), encoding: 'base64' }),
     ).toEqual([]);
     expect(parseEmail.validateInput({ raw: 'Subject: x', encoding: 'utf8' })).toEqual([]);
+  });
+
+  it('classify.email@2 takes the whole message or its parts, never both, or raw bytes', () => {
+    const email = builtinCatalog().get('classify.email', '^2');
+    expect(email.validateInput({ raw: RAW_EMAIL })).toEqual([]);
+    expect(
+      email.validateInput({ raw: Buffer.from(RAW_EMAIL).toString('base64'), encoding: 'base64' }),
+    ).toEqual([]);
+    expect(email.validateInput({ body: 'Noon?' })).toEqual([]);
+    expect(email.validateInput({ raw: RAW_EMAIL, body: 'Noon?' })).not.toEqual([]);
+    expect(email.validateInput({ raw: RAW_EMAIL, subject: 'Lunch?' })).not.toEqual([]);
+    expect(email.validateInput({ body: 'Noon?', encoding: 'base64' })).not.toEqual([]);
+    expect(email.validateInput({})).not.toEqual([]);
+    expect(email.acceptsMediaType('message/rfc822')).toBe(true);
   });
 
   it('stream.aggregate checks the query and leaves events to the worker, which reports bad ones', () => {

@@ -2,6 +2,7 @@ import type { Capability } from '../capability.js';
 import { CapabilityCatalog } from './capability-catalog.js';
 import { CLASSIFY_EMAIL } from './classify-email.js';
 import { CLASSIFY_IMAGE } from './classify-image.js';
+import { CLASSIFY_SENTIMENT } from './classify-sentiment.js';
 import { CONVERT_DOCUMENT } from './convert-document.js';
 import { DEBUG_ECHO } from './debug-echo.js';
 import { PARSE_EMAIL } from './parse-email.js';
@@ -12,6 +13,7 @@ import { STREAM_AGGREGATE } from './stream-aggregate.js';
 export const BUILTIN_CAPABILITIES: readonly Capability[] = Object.freeze([
   CLASSIFY_EMAIL,
   CLASSIFY_IMAGE,
+  CLASSIFY_SENTIMENT,
   CONVERT_DOCUMENT,
   DEBUG_ECHO,
   PARSE_EMAIL,

@@ -78,16 +78,16 @@ workers:
     concurrency: 3
     capabilities:
       - ${DEFINITION.trim()}
-      - catalog: classify.email
+      - catalog: classify.sentiment
       - catalog: debug.echo@^1
 `);
-    const [stats, email, echo] = config.workers[0]?.capabilities ?? [];
+    const [stats, sentiment, echo] = config.workers[0]?.capabilities ?? [];
     expect(stats?.definition).toMatchObject({
       errorCodes: ['INVALID_INPUT', 'PAYLOAD_TOO_LARGE'],
       resources: { maxConcurrency: 3 },
     });
-    // The catalog entry of classify.email does not list PAYLOAD_TOO_LARGE: declaring it would be refused.
-    expect(email?.definition.errorCodes).toEqual(['INVALID_INPUT', 'MODEL_NOT_READY']);
+    // The catalog entry of classify.sentiment does not list PAYLOAD_TOO_LARGE: declaring it would be refused.
+    expect(sentiment?.definition.errorCodes).toEqual(['INVALID_INPUT']);
     expect(echo?.key).toBe('debug.echo@1.0.0');
     expect(echo?.definition.resources.maxConcurrency).toBe(3);
   });

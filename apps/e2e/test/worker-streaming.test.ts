@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { CrankClient } from '@crank/controller-client';
-import type { AggregateQuery, StreamAggregateOutput } from '@crank/capabilities';
+import type { AggregateQuery, StreamAggregateOutput, StreamClassifyOutput } from '@crank/capabilities';
 import { SCREENSHOTS, chromiumAvailable, launchChromium } from './chromium.js';
 import { Cluster, type RunningProcess } from './harness.js';
 
 const STREAMING_MAIN = join(import.meta.dirname, '../../worker-streaming/dist/main.js');
+const CLASSIFIER_MAIN = join(import.meta.dirname, '../../worker-email-classifier/dist/main.js');
 const TUMBLING: AggregateQuery = {
   window: { type: 'tumbling', sizeMs: 1000 },
   aggregations: ['count', 'sum', 'min', 'max', 'mean'],
@@ -129,6 +130,53 @@ describe('worker-streaming', () => {
       })(),
     ).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('/query/window') });
   });
+
+  it('classifies events through the controller: UNAVAILABLE while no classifier is up, then verdicts', async () => {
+    let classifierUp!: () => void;
+    const up = new Promise<void>((resolve) => (classifierUp = resolve));
+    const records: StreamClassifyOutput[] = [];
+    let seenVerdict = false;
+    async function* events(): AsyncGenerator<unknown> {
+      yield { query: { classifier: 'sentiment', windowMs: 1000, concurrency: 1 } };
+      yield { ts: 0, key: 'r1', text: 'What a great, friendly team!' };
+      yield { ts: 10, key: 'r2', text: 'Terrible service, I am angry.' };
+      await up;
+      for (let n = 0; n < 100 && !seenVerdict; n += 1) {
+        yield {
+          ts: 1000 + n,
+          key: `r${n + 3}`,
+          text: n % 2 ? 'I love it, wonderful.' : 'This is awful and broken.',
+        };
+        await sleep(100);
+      }
+    }
+    const reading = (async () => {
+      for await (const record of client.invokeStream<StreamClassifyOutput>('stream.classify', events())) {
+        records.push(record);
+        if (records.filter((r) => r.type === 'unclassified').length === 2) classifierUp();
+        if (record.type === 'classified') seenVerdict = true;
+      }
+    })();
+    // Started once the first two events were refused.
+    await up;
+    const classifier = cluster.spawn('email-classifier', CLASSIFIER_MAIN, { CRANK_DRAIN_MS: '2000' });
+    await classifier.event('registered', 30_000);
+    await reading;
+
+    expect(records.slice(0, 2)).toEqual([
+      expect.objectContaining({ type: 'unclassified', offset: 1, code: 'UNAVAILABLE' }),
+      expect.objectContaining({ type: 'unclassified', offset: 2, code: 'UNAVAILABLE' }),
+    ]);
+    const verdict = records.find((r) => r.type === 'classified');
+    expect(verdict).toMatchObject({ label: expect.stringMatching(/^(positive|negative)$/) });
+    const labels = records.filter((r) => r.type === 'labels');
+    expect(labels[0]).toMatchObject({ windowStart: 0, windowEnd: 1000, unclassified: 2, counts: {} });
+    // Events sent while the classifier was starting were refused too; none was lost.
+    const totals = records.at(-1) as StreamClassifyOutput & { type: 'totals' };
+    expect(totals.type).toBe('totals');
+    expect(totals.classified).toBeGreaterThanOrEqual(1);
+    expect(totals.classified + totals.unclassified).toBe(totals.events);
+  }, 90_000);
 
   (chromiumAvailable('live view test') ? it : it.skip)(
     'draws a running aggregation live in a browser, at /streams/:id on the worker',

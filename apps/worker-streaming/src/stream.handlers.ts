@@ -1,9 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { STREAM_AGGREGATE, type StreamAggregateInput, type StreamAggregateOutput } from '@crank/capabilities';
+import {
+  STREAM_AGGREGATE,
+  STREAM_CLASSIFY,
+  type StreamAggregateInput,
+  type StreamAggregateOutput,
+  type StreamClassifyInput,
+  type StreamClassifyOutput,
+} from '@crank/capabilities';
 import type { HandlerContext } from '@crank/worker-runtime';
 import { CapabilityHandler } from '@crank/worker-runtime/nest';
 import { Counter, type Registry } from 'prom-client';
 import { aggregateStream } from './aggregation/aggregate-stream.js';
+import { classifyStream, type Verdict } from './classification/classify-stream.js';
 import { LiveStreams } from './live/live-streams.js';
 import { streamingOptions } from './streaming-options.js';
 
@@ -21,7 +29,10 @@ function closedEarlyCounter(registry: Registry): Counter {
   );
 }
 
-/** `stream.aggregate`: event-time windows over a live stream; the logic is in ./aggregation. */
+/**
+ * `stream.aggregate` (event-time windows; the logic is in ./aggregation) and `stream.classify`
+ * (each event's text through a classifier capability, called through the controller).
+ */
 @Injectable()
 export class StreamHandlers {
   private readonly options = streamingOptions();
@@ -38,6 +49,21 @@ export class StreamHandlers {
       ...this.options,
       onClosedEarly: (n) => counter.inc(n),
       observe: (query) => this.live.open(query.id ?? ctx.requestId),
+    });
+  }
+
+  @CapabilityHandler(STREAM_CLASSIFY)
+  classify(
+    records: AsyncIterable<StreamClassifyInput | Buffer>,
+    ctx: HandlerContext,
+  ): AsyncIterable<StreamClassifyOutput> {
+    return classifyStream(records, async (classifier, text): Promise<Verdict> => {
+      const call =
+        classifier === 'sentiment'
+          ? ctx.client.invoke<Verdict>('classify.sentiment', { text }, { signal: ctx.signal })
+          : ctx.client.invoke<Verdict>('classify.email', { body: text }, { signal: ctx.signal });
+      const { output } = await call;
+      return { label: output.label, score: output.score };
     });
   }
 }

@@ -135,3 +135,15 @@ export {
   type StreamAggregateInput,
   type StreamAggregateOutput,
 } from './catalog/stream-aggregate.js';
+export {
+  STREAM_CLASSIFY,
+  type ClassifiedRecord,
+  type ClassifyEvent,
+  type ClassifyMalformedRecord,
+  type ClassifyQuery,
+  type ClassifyTotalsRecord,
+  type LabelWindowRecord,
+  type StreamClassifyInput,
+  type StreamClassifyOutput,
+  type UnclassifiedRecord,
+} from './catalog/stream-classify.js';

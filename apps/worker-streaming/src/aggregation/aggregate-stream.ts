@@ -5,7 +5,7 @@ import {
   type StreamAggregateInput,
   type StreamAggregateOutput,
 } from '@crank/capabilities';
-import { LineSplitter, MAX_LINE_BYTES } from './ndjson-lines.js';
+import { InputItems, queryOf, type InputItem } from '../input-items.js';
 import { toEvent } from './stream-event.js';
 import { WindowAggregator } from './window-aggregator.js';
 
@@ -28,8 +28,6 @@ export interface StreamObserver {
   close(): void;
 }
 
-type Item = { record: unknown; offset: number } | { malformed: string; offset: number };
-
 /**
  * `stream.aggregate`: the query from the first record, then events through a
  * {@link WindowAggregator}. Each input chunk (a JSON record, or NDJSON bytes holding many events)
@@ -45,42 +43,21 @@ export async function* aggregateStream(
 ): AsyncGenerator<StreamAggregateOutput> {
   const now = options.now ?? Date.now;
   const iterator = records[Symbol.asyncIterator]();
-  const lines = new LineSplitter();
-  let index = 0;
+  const input = new InputItems();
   let aggregator: WindowAggregator | undefined;
   let malformed = 0;
   let lastClose = now();
   let pending: Promise<IteratorResult<StreamAggregateInput | Buffer>> | undefined;
   let observer: StreamObserver | undefined;
 
-  /** The items of one input chunk: its NDJSON lines parsed, or the record itself. */
-  function* itemsOf(chunk: StreamAggregateInput | Buffer, ended = false): Generator<Item> {
-    if (!Buffer.isBuffer(chunk) && !ended) {
-      yield { record: chunk, offset: index++ };
-      return;
-    }
-    const found = ended ? lines.end() : lines.push(chunk as Buffer);
-    for (const line of found) {
-      if ('tooLong' in line) {
-        yield { malformed: `line longer than ${MAX_LINE_BYTES} bytes`, offset: line.offset };
-        continue;
-      }
-      try {
-        yield { record: JSON.parse(line.text) as unknown, offset: line.offset };
-      } catch {
-        yield { malformed: 'not JSON', offset: line.offset };
-      }
-    }
-  }
-
-  function start(item: Item): void {
+  function start(item: InputItem): void {
     if ('malformed' in item) {
       throw new CrankError(
         'INVALID_INPUT',
         `query: the first line is ${item.malformed}; send { "query": ... } first`,
       );
     }
-    const query = (item.record as { query?: unknown } | null)?.query;
+    const query = queryOf(item.record);
     const issues = query === undefined ? [] : STREAM_AGGREGATE.validateInput({ query });
     if (query === undefined || issues.length > 0) {
       const issue = issues[0];
@@ -102,7 +79,7 @@ export async function* aggregateStream(
   }
 
   /** Runs one chunk's items; returns the records they produce in input order, due windows last. */
-  function take(items: Iterable<Item>): StreamAggregateOutput[] {
+  function take(items: Iterable<InputItem>): StreamAggregateOutput[] {
     const earlyBefore = aggregator?.counts.closedEarly ?? 0;
     const out: StreamAggregateOutput[] = [];
     for (const item of items) {
@@ -118,8 +95,8 @@ export async function* aggregateStream(
       const event = toEvent(item.record);
       if ('malformed' in event) {
         malformed += 1;
-        const query = (item.record as { query?: unknown } | null)?.query;
-        const reason = query !== undefined ? 'query: only in the first record' : event.malformed;
+        const reason =
+          queryOf(item.record) !== undefined ? 'query: only in the first record' : event.malformed;
         out.push({ type: 'malformed', offset: item.offset, reason });
         continue;
       }
@@ -152,7 +129,7 @@ export async function* aggregateStream(
         continue;
       }
       pending = undefined;
-      const records = take(next.done ? itemsOf(Buffer.alloc(0), true) : itemsOf(next.value));
+      const records = take(next.done ? input.end() : input.of(next.value));
       for (const record of records) {
         if (record.type === 'window') lastClose = now();
         yield seen(record);

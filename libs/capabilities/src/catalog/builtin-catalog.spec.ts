@@ -142,6 +142,19 @@ const SAMPLES: Record<string, Samples> = {
     },
     badOutput: { type: 'window', key: 'sensor-7', count: -1 },
   },
+  'stream.classify': {
+    goodInput: { query: { classifier: 'sentiment', windowMs: 60_000 } },
+    badInput: { query: { classifier: 'spam' } },
+    badPath: '/query/classifier',
+    goodOutput: {
+      type: 'classified',
+      offset: 3,
+      event: { ts: 1000, key: 'k' },
+      label: 'positive',
+      score: 0.6,
+    },
+    badOutput: { type: 'labels', counts: { positive: -1 } },
+  },
 };
 
 describe('BUILTIN_CAPABILITIES', () => {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { CrankClient } from '@crank/controller-client';
+import { StreamEvent } from '@crank/proto';
 import type { AggregateQuery, StreamAggregateOutput, StreamClassifyOutput } from '@crank/capabilities';
 import { SCREENSHOTS, chromiumAvailable, launchChromium } from './chromium.js';
 import { Cluster, type RunningProcess } from './harness.js';
@@ -92,6 +93,26 @@ describe('worker-streaming', () => {
       { type: 'malformed', offset: text.indexOf('{"ts": 950'), reason: 'not JSON' },
     ]);
     expect(windowsOf(records)).toEqual(EXPECTED);
+  });
+
+  it('takes protobuf StreamEvent frames over gRPC, after the query as JSON', async () => {
+    const frames = Buffer.concat(
+      EVENTS.map((e) => {
+        const body = StreamEvent.encode(StreamEvent.fromPartial(e)).finish();
+        return Buffer.concat([Buffer.from([body.length]), body]);
+      }),
+    );
+    const records: StreamAggregateOutput[] = [];
+    for await (const record of client.invokeStream<StreamAggregateOutput>(
+      'stream.aggregate',
+      [{ query: TUMBLING }, frames.subarray(0, 20), frames.subarray(20)],
+      { contentType: 'application/x-protobuf' },
+    )) {
+      records.push(record);
+    }
+
+    expect(windowsOf(records)).toEqual(EXPECTED);
+    expect(records.at(-1)).toMatchObject({ type: 'totals', events: 5, malformed: 0 });
   });
 
   it('streams over HTTP: an NDJSON body in, NDJSON records out, late events reported', async () => {

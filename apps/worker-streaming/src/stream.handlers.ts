@@ -12,6 +12,7 @@ import { CapabilityHandler } from '@crank/worker-runtime/nest';
 import { Counter, type Registry } from 'prom-client';
 import { aggregateStream } from './aggregation/aggregate-stream.js';
 import { classifyStream, type Verdict } from './classification/classify-stream.js';
+import { byteFormatOf } from './input-items.js';
 import { LiveStreams } from './live/live-streams.js';
 import { streamingOptions } from './streaming-options.js';
 
@@ -47,6 +48,7 @@ export class StreamHandlers {
     const counter = closedEarlyCounter(ctx.metrics);
     return aggregateStream(records, {
       ...this.options,
+      byteFormat: byteFormatOf(ctx.contentType),
       onClosedEarly: (n) => counter.inc(n),
       observe: (query) => this.live.open(query.id ?? ctx.requestId),
     });
@@ -57,13 +59,17 @@ export class StreamHandlers {
     records: AsyncIterable<StreamClassifyInput | Buffer>,
     ctx: HandlerContext,
   ): AsyncIterable<StreamClassifyOutput> {
-    return classifyStream(records, async (classifier, text): Promise<Verdict> => {
-      const call =
-        classifier === 'sentiment'
-          ? ctx.client.invoke<Verdict>('classify.sentiment', { text }, { signal: ctx.signal })
-          : ctx.client.invoke<Verdict>('classify.email', { body: text }, { signal: ctx.signal });
-      const { output } = await call;
-      return { label: output.label, score: output.score };
-    });
+    return classifyStream(
+      records,
+      async (classifier, text): Promise<Verdict> => {
+        const call =
+          classifier === 'sentiment'
+            ? ctx.client.invoke<Verdict>('classify.sentiment', { text }, { signal: ctx.signal })
+            : ctx.client.invoke<Verdict>('classify.email', { body: text }, { signal: ctx.signal });
+        const { output } = await call;
+        return { label: output.label, score: output.score };
+      },
+      byteFormatOf(ctx.contentType),
+    );
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AggregateQuery, StreamAggregateOutput } from '@crank/capabilities';
+import { StreamEvent } from '@crank/worker-runtime';
 import { aggregateStream, type AggregateStreamOptions } from './aggregate-stream.js';
 
 const OPTIONS: AggregateStreamOptions = { maxOpenWindows: 1_000, heartbeatMs: 60_000, now: () => 7 };
@@ -214,6 +215,51 @@ describe('aggregateStream', () => {
       for await (const record of aggregateStream(recordsOf(chunks), OPTIONS)) out.push(record);
       expect({ size, out }).toEqual({ size, out: expected });
     }
+  });
+
+  it('reads length-prefixed protobuf frames cut anywhere, reporting one that does not decode', async () => {
+    const frame = (event: Partial<StreamEvent>): Buffer => {
+      const body = StreamEvent.encode(StreamEvent.fromPartial(event)).finish();
+      return Buffer.concat([Buffer.from([body.length]), body]);
+    };
+    const good = [frame({ ts: 100, key: 'a', value: 2 }), frame({ ts: 1500, key: 'a', value: 3 })];
+    const bad = Buffer.from([3, 0x08, 0xff, 0xff]); // a varint that runs past the frame's end
+    const bytes = Buffer.concat([good[0] as Buffer, bad, good[1] as Buffer]);
+    const query = { window: { type: 'tumbling', sizeMs: 1000 }, aggregations: ['count', 'sum'] };
+    for (const size of [1, 5, bytes.length]) {
+      const chunks: unknown[] = [{ query }];
+      for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+      const out: StreamAggregateOutput[] = [];
+      for await (const r of aggregateStream(recordsOf(chunks), { ...OPTIONS, byteFormat: 'protobuf' }))
+        out.push(r);
+      expect({
+        size,
+        out: windows(out),
+        malformed: out.filter((r) => r.type === 'malformed').map((r) => r.type === 'malformed' && r.offset),
+      }).toEqual({
+        size,
+        out: [
+          'a [0,1000) 1 2 undefined undefined undefined',
+          'a [1000,2000) 1 3 undefined undefined undefined',
+        ],
+        malformed: [(good[0] as Buffer).length],
+      });
+    }
+  });
+
+  it('ends with INVALID_INPUT on a frame length past 1 MiB (frames cannot be resynced)', async () => {
+    const prefix = Buffer.from([0x80, 0x80, 0x80, 0x01]); // 2 MiB
+    const run = aggregateStream(
+      recordsOf([{ query: { window: { type: 'tumbling', sizeMs: 1000 } } }, prefix]),
+      {
+        ...OPTIONS,
+        byteFormat: 'protobuf',
+      },
+    );
+    await expect(run.next()).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringContaining('frame at byte 0'),
+    });
   });
 
   it('estimates quantiles within 1 %', async () => {

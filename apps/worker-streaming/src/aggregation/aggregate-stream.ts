@@ -5,7 +5,7 @@ import {
   type StreamAggregateInput,
   type StreamAggregateOutput,
 } from '@crank/capabilities';
-import { InputItems, queryOf, type InputItem } from '../input-items.js';
+import { InputItems, queryOf, type ByteFormat, type InputItem } from '../input-items.js';
 import { toEvent } from './stream-event.js';
 import { WindowAggregator } from './window-aggregator.js';
 
@@ -15,6 +15,8 @@ export interface AggregateStreamOptions {
   maxOpenWindows: number;
   /** A heartbeat record goes out when no window closed for this long. */
   heartbeatMs: number;
+  /** How byte chunks are read. @default 'ndjson' */
+  byteFormat?: ByteFormat;
   /** Told how many windows each input chunk closed early (for a metric). */
   onClosedEarly?: (count: number) => void;
   /** Called with the query once it is read; what it returns sees every record, then the end. */
@@ -43,7 +45,7 @@ export async function* aggregateStream(
 ): AsyncGenerator<StreamAggregateOutput> {
   const now = options.now ?? Date.now;
   const iterator = records[Symbol.asyncIterator]();
-  const input = new InputItems();
+  const input = new InputItems(options.byteFormat);
   let aggregator: WindowAggregator | undefined;
   let malformed = 0;
   let lastClose = now();

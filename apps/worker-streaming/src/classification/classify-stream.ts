@@ -5,7 +5,7 @@ import {
   type StreamClassifyInput,
   type StreamClassifyOutput,
 } from '@crank/capabilities';
-import { InputItems, queryOf, type InputItem } from '../input-items.js';
+import { InputItems, queryOf, type ByteFormat, type InputItem } from '../input-items.js';
 
 /** What a classifier answers for one text. */
 export interface Verdict {
@@ -41,8 +41,9 @@ const MAX_TEXT_CHARS = 100_000;
 export async function* classifyStream(
   records: AsyncIterable<StreamClassifyInput | Buffer>,
   classify: Classify,
+  byteFormat: ByteFormat = 'ndjson',
 ): AsyncGenerator<StreamClassifyOutput> {
-  const input = new InputItems();
+  const input = new InputItems(byteFormat);
   let query: Required<ClassifyQuery> | undefined;
   const pending: PendingEvent[] = [];
   const windows = new Map<number, { counts: Record<string, number>; unclassified: number }>();

@@ -180,9 +180,10 @@ export const STREAM_AGGREGATE = defineCapability<
     'is no event ({ type: "malformed", offset, reason }), and the stream goes on. A heartbeat ' +
     'record comes when no window closed for a second; past maxOpenWindows the oldest windows ' +
     'close early (early: true). When the input ends every open window closes, then a totals ' +
-    'record. Input: JSON records, or NDJSON bytes (application/x-ndjson), where a bad line is ' +
+    'record. Input: JSON records, or NDJSON bytes (application/x-ndjson) or length-prefixed crank.v1.StreamEvent protobuf frames ' +
+    '(application/x-protobuf, after the query as a JSON record), where a bad line or frame is ' +
     'reported, not fatal. inputSchema describes the query record; events are checked by the worker.',
-  inputMediaTypes: ['application/x-ndjson'],
+  inputMediaTypes: ['application/x-ndjson', 'application/x-protobuf'],
   inputSchema: {
     type: 'object',
     description: 'The first record: { query }. Later records: events { ts, key, value, fields? }.',

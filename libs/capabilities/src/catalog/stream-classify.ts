@@ -89,7 +89,7 @@ export const STREAM_CLASSIFY = defineCapability<StreamClassifyInput | Buffer, St
     'while none is registered; later events are tried again), plus { type: "labels", counts } per ' +
     'closed tumbling window of event time and a totals record at the end. Input: JSON records, or ' +
     'NDJSON bytes (application/x-ndjson), where a bad line is reported, not fatal.',
-  inputMediaTypes: ['application/x-ndjson'],
+  inputMediaTypes: ['application/x-ndjson', 'application/x-protobuf'],
   inputSchema: {
     type: 'object',
     description: 'The first record: { query }. Later records: events { ts, key?, text, fields? }.',

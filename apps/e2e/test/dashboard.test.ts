@@ -1,27 +1,11 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { SCREENSHOTS, chromiumAvailable, launchChromium } from './chromium.js';
 import { Cluster } from './harness.js';
 
-/** Debian's Chromium; `.ci/run` installs it when missing and sets CRANK_REQUIRE_CHROMIUM. */
-const CHROMIUM = process.env['CRANK_CHROMIUM'] ?? '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const SCREENSHOTS = join(import.meta.dirname, '../../../tmp/test-output/ui');
-const available = existsSync(CHROMIUM);
-if (!available && process.env['CRANK_REQUIRE_CHROMIUM']) {
-  throw new Error(`${CHROMIUM} is missing and CRANK_REQUIRE_CHROMIUM is set`);
-}
-if (!available) {
-  console.warn(`dashboard tests skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-}
+const available = chromiumAvailable('dashboard tests');
 
 /** Waits until the element with `testId` reads `text` (a state badge). */
 async function state(page: Page, testId: string, text: string | RegExp, timeout = 10_000): Promise<void> {
@@ -44,7 +28,7 @@ async function state(page: Page, testId: string, text: string | RegExp, timeout 
     mkdirSync(SCREENSHOTS, { recursive: true });
     cluster = await Cluster.start({ heartbeatMs: 300 });
     workerId = (await cluster.startEcho()).id;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   }, 60_000);
 

@@ -42,6 +42,17 @@ const WORKER_APPS: {
     slowInputs: {},
   },
   {
+    name: 'worker-streaming',
+    main: join(root, 'apps/worker-streaming/dist/main.js'),
+    inputs: {
+      'stream.aggregate': [
+        { query: { window: { type: 'tumbling', sizeMs: 1000 } } },
+        { ts: 0, key: 'k', value: 1 },
+      ],
+    },
+    slowInputs: {},
+  },
+  {
     name: 'worker-email-classifier',
     main: join(root, 'apps/worker-email-classifier/dist/main.js'),
     // A generated input may carry both the whole message and its parts, which the schema refuses.

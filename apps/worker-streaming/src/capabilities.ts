@@ -1,4 +1,4 @@
-import { STREAM_AGGREGATE } from '@crank/capabilities';
+import { STREAM_AGGREGATE, STREAM_CLASSIFY } from '@crank/capabilities';
 
-/** The catalog capabilities this worker serves. Its handlers and `main.ts` land with its own issue. */
-export const SERVED_CAPABILITIES = [STREAM_AGGREGATE] as const;
+/** The catalog capabilities this worker serves. */
+export const SERVED_CAPABILITIES = [STREAM_AGGREGATE, STREAM_CLASSIFY] as const;

@@ -126,7 +126,26 @@ export {
 export {
   STREAM_AGGREGATE,
   type AggregateEvent,
-  type AggregateWindowChunk,
+  type AggregateHeartbeatRecord,
+  type AggregateLateRecord,
+  type AggregateMalformedRecord,
+  type AggregateQuery,
+  type AggregateTotalsRecord,
+  type AggregateWindow,
+  type AggregateWindowRecord,
+  type AggregationName,
   type StreamAggregateInput,
   type StreamAggregateOutput,
 } from './catalog/stream-aggregate.js';
+export {
+  STREAM_CLASSIFY,
+  type ClassifiedRecord,
+  type ClassifyEvent,
+  type ClassifyMalformedRecord,
+  type ClassifyQuery,
+  type ClassifyTotalsRecord,
+  type LabelWindowRecord,
+  type StreamClassifyInput,
+  type StreamClassifyOutput,
+  type UnclassifiedRecord,
+} from './catalog/stream-classify.js';

@@ -69,6 +69,7 @@ export {
   WorkerSummary,
   type ControllerServer,
 } from './generated/crank/v1/controller.js';
+export { StreamEvent } from './generated/crank/v1/events.js';
 export {
   HealthCheckRequest,
   HealthCheckResponse,

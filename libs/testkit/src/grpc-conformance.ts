@@ -1,6 +1,6 @@
-import type { Capability } from '@crank/capabilities';
+import type { Capability, StreamingMode } from '@crank/capabilities';
 import type { CrankClient, TlsIdentity } from '@crank/controller-client';
-import { runConformance } from './conformance.js';
+import { runConformance, type ConformanceOptions } from './conformance.js';
 import { failed, messageOf, type ConformanceResult } from './conformance-result.js';
 import { checkDrain } from './drain-check.js';
 import { StartedWorker, type StartedWorkerInfo } from './started-worker.js';
@@ -104,9 +104,7 @@ export async function runGrpcConformance(options: GrpcConformanceOptions): Promi
           workerId: target.id,
           ...(target.httpUrl ? { workerHttpUrl: target.httpUrl } : {}),
           ...(options.identity ? { identity: options.identity } : {}),
-          ...(input === undefined
-            ? { generateInput: true }
-            : { cases: [{ name: 'the given input is answered with a valid output', input }] }),
+          ...givenInput(capability.streaming, input),
           ...(slowInput === undefined ? {} : { slowInput }),
           timeoutMs: options.timeoutMs ?? 30_000,
         });
@@ -144,4 +142,19 @@ async function onlyWorker(client: CrankClient): Promise<string> {
 function selected(capabilities: Capability[], wanted: readonly string[] | undefined): Capability[] {
   if (!wanted || wanted.length === 0) return capabilities;
   return capabilities.filter((c) => wanted.includes(c.id) || wanted.includes(c.key));
+}
+
+const GIVEN_INPUT_CASE = 'the given input is answered with a valid output';
+
+/**
+ * The case for an `--input`: a unary case, or for a streaming capability a stream case whose
+ * records are the input (a JSON array: one record each); none given, a generated one.
+ */
+function givenInput(
+  streaming: StreamingMode,
+  input: unknown,
+): Pick<ConformanceOptions, 'cases' | 'streamCases' | 'generateInput'> {
+  if (input === undefined) return { generateInput: true };
+  if (streaming === 'none') return { cases: [{ name: GIVEN_INPUT_CASE, input }] };
+  return { streamCases: [{ name: GIVEN_INPUT_CASE, records: Array.isArray(input) ? input : [input] }] };
 }

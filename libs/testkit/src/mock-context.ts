@@ -3,6 +3,7 @@ import { CrankError } from '@crank/capabilities';
 import type { CrankClient } from '@crank/controller-client';
 import type { HandlerContext } from '@crank/worker-runtime';
 import { pino, type LevelWithSilent } from 'pino';
+import { Registry } from 'prom-client';
 
 /** What {@link mockContext} puts in the context; every field has a default. */
 export interface MockContextOptions {
@@ -122,6 +123,8 @@ export function mockContext(options: MockContextOptions = {}): MockHandlerContex
     signal: abort.signal,
     deadline,
     logger,
+    // A registry of its own per context: a handler's metrics are read from it in tests.
+    metrics: new Registry(),
     capability,
     version,
     requestId,

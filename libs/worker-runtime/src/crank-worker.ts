@@ -199,6 +199,7 @@ export class CrankWorker {
           slots: this.slots,
           metrics: this.metrics,
           runtimeVersion: RUNTIME_VERSION,
+          routes: this.options.httpRoutes,
         },
         this.options.host,
         this.options.httpPort,
@@ -588,7 +589,9 @@ export class CrankWorker {
     this.listener?.destroyConnections();
     const http = this.httpServer;
     if (http) {
-      http.closeIdleConnections();
+      // Calls are over by now; what is left open is a probe or a long-lived response of the
+      // worker's own routes (an event stream), which would hold close() for ever.
+      http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
     }
     this.client_?.close();

@@ -140,6 +140,7 @@ export function createExecuteService(deps: ExecuteServiceDeps): WorkerServer {
       get client() {
         return deps.client();
       },
+      metrics: deps.metrics.registry,
     };
     const started = performance.now();
     let finished = false;

@@ -1,6 +1,7 @@
 import type { Capability, StreamingMode } from '@crank/capabilities';
 import type { CrankClient } from '@crank/controller-client';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 
 /** What a handler gets besides its input. */
 export interface HandlerContext {
@@ -31,6 +32,11 @@ export interface HandlerContext {
   progress(fraction: number, message?: string): void;
   /** Calls other capabilities through the controller with this worker's certificate. */
   readonly client: CrankClient;
+  /**
+   * The worker's Prometheus registry (served at `/metrics`), for a handler's own metrics. Create
+   * each metric once (e.g. `registry.getSingleMetric(name) ?? new Counter({ ..., registers: [registry] })`).
+   */
+  readonly metrics: Registry;
 }
 
 /** A non-JSON output: bytes with their media type. */

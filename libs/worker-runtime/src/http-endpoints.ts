@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { CapabilitySlots } from './capability-slots.js';
 import type { WorkerMetrics } from './worker-metrics.js';
+import type { WorkerHttpRoute } from './worker-options.js';
 
 /** What the HTTP endpoints read from the running worker. */
 export interface WorkerStatusSource {
@@ -12,6 +13,8 @@ export interface WorkerStatusSource {
   slots: CapabilitySlots;
   metrics: WorkerMetrics;
   runtimeVersion: string;
+  /** The worker's own GET routes, tried by prefix after the built-in ones. */
+  routes?: readonly WorkerHttpRoute[];
 }
 
 /**
@@ -86,8 +89,14 @@ async function handle(source: WorkerStatusSource, req: IncomingMessage, res: Ser
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       res.end(docsHtml(source));
       return;
-    default:
+    default: {
+      const route = source.routes?.find((r) => path?.startsWith(r.prefix));
+      if (route) {
+        await route.handle(req, res);
+        return;
+      }
       send(res, 404, { error: { code: 'NOT_FOUND', message: `${path}: no such endpoint` } });
+    }
   }
 }
 

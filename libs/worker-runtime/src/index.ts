@@ -41,7 +41,12 @@ export {
   type ServeOptions,
   type ServedCapability,
 } from './handler.js';
-export { compileWorkerOptions, type CompiledWorkerOptions, type WorkerOptions } from './worker-options.js';
+export {
+  compileWorkerOptions,
+  type CompiledWorkerOptions,
+  type WorkerHttpRoute,
+  type WorkerOptions,
+} from './worker-options.js';
 export {
   closeHandlers,
   inThreads,
@@ -73,3 +78,5 @@ export {
   type TaskRequest,
 } from './host/stdio-protocol.js';
 export { CapabilityError, CrankError } from '@crank/capabilities';
+/** The protobuf event of event-stream capabilities (proto/crank/v1/events.proto), for workers that read its frames. */
+export { StreamEvent } from '@crank/proto';

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { controllerLocation, type ControllerLocation } from '@crank/controller-client';
@@ -35,6 +36,11 @@ export interface WorkerOptions {
   advertiseHost?: string;
   /** HTTP port for /health, /metrics, /version, /docs (`CRANK_WORKER_HTTP_PORT`); 0 picks one. @default 0 */
   httpPort?: number;
+  /**
+   * The worker's own GET routes on its HTTP port, beside /health, /metrics, /version and /docs
+   * (a live view, a download). Matched by path prefix, first match wins.
+   */
+  httpRoutes?: readonly WorkerHttpRoute[];
   /** Longest wait for in-flight calls on shutdown (`CRANK_DRAIN_MS`). @default 30000 */
   drainTimeoutMs?: number;
   /** Heartbeat interval until the controller says otherwise. @default 30000 */
@@ -49,6 +55,12 @@ export interface WorkerOptions {
   logger?: Logger;
 }
 
+/** A GET route of a worker's HTTP port: `prefix` is matched against the path (`/streams/`). */
+export interface WorkerHttpRoute {
+  prefix: string;
+  handle(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
+}
+
 /** {@link WorkerOptions} with every default filled and checked. */
 export interface CompiledWorkerOptions {
   name: string;
@@ -61,6 +73,7 @@ export interface CompiledWorkerOptions {
   grpcPort: number;
   advertiseHost: string;
   httpPort: number;
+  httpRoutes: readonly WorkerHttpRoute[];
   drainTimeoutMs: number;
   heartbeatIntervalMs: number;
   maxBackoffMs: number;
@@ -135,6 +148,7 @@ export function compileWorkerOptions(
     advertiseHost:
       options.advertiseHost ?? env['CRANK_ADVERTISE_HOST'] ?? (host === '0.0.0.0' ? hostname() : host),
     httpPort: num(options.httpPort, 'CRANK_WORKER_HTTP_PORT', 0),
+    httpRoutes: options.httpRoutes ?? [],
     drainTimeoutMs: num(options.drainTimeoutMs, 'CRANK_DRAIN_MS', 30_000),
     heartbeatIntervalMs: num(options.heartbeatIntervalMs, 'CRANK_HEARTBEAT_MS', 30_000),
     maxBackoffMs: options.maxBackoffMs ?? 5_000,

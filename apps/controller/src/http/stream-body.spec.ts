@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
-import { CrankError, defineCapability } from '@crank/capabilities';
+import { CrankError, STREAM_AGGREGATE, defineCapability } from '@crank/capabilities';
 import { bodyPayloads, readRequestBody, streamInputOf, type StreamInput } from './stream-body.js';
 
 const MBOX = defineCapability({
@@ -44,6 +44,17 @@ describe('streamInputOf', () => {
     expect(streamInputOf('application/mbox', MBOX)).toEqual({
       framing: 'bytes',
       contentType: 'application/mbox',
+    });
+  });
+
+  it('relays NDJSON as bytes to a capability that takes it raw (it reads the lines itself)', () => {
+    expect(streamInputOf('application/x-ndjson', STREAM_AGGREGATE)).toEqual({
+      framing: 'bytes',
+      contentType: 'application/x-ndjson',
+    });
+    expect(streamInputOf('application/json', STREAM_AGGREGATE)).toEqual({
+      framing: 'json',
+      contentType: 'application/json',
     });
   });
 

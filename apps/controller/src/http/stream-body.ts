@@ -25,7 +25,7 @@ export const NDJSON_TYPES: readonly string[] = [
 
 /**
  * The input of a stream whose request says `contentType`: NDJSON records, one JSON record, or
- * bytes of that type. Without a content type (`curl -T` sends none), the capability's first
+ * bytes of that type (NDJSON too, when the capability lists it among its raw media types). Without a content type (`curl -T` sends none), the capability's first
  * raw media type when it takes bytes, else NDJSON.
  */
 export function streamInputOf(contentType: string | undefined, capability: Capability): StreamInput {
@@ -37,6 +37,11 @@ export function streamInputOf(contentType: string | undefined, capability: Capab
       : { framing: 'ndjson', contentType: JSON_CONTENT_TYPE };
   }
   const type = mediaTypeOf(header);
+  // A capability that takes NDJSON as raw bytes reads the lines itself (and reports a bad one
+  // without ending the stream): relay them as they are.
+  if (capability.acceptsMediaType(header) && !isJsonMediaType(type)) {
+    return { framing: 'bytes', contentType: header };
+  }
   if (NDJSON_TYPES.includes(type)) return { framing: 'ndjson', contentType: JSON_CONTENT_TYPE };
   if (isJsonMediaType(type)) return { framing: 'json', contentType: JSON_CONTENT_TYPE };
   return { framing: 'bytes', contentType: header };

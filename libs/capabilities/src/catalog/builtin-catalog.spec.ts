@@ -138,10 +138,11 @@ const SAMPLES: Record<string, Samples> = {
     },
   },
   'stream.aggregate': {
-    goodInput: { key: 'sensor-7', value: 21.5, timestamp: 1_795_000_000_000 },
-    badInput: { key: 'sensor-7', timestamp: 1.5 },
-    badPath: '/value',
+    goodInput: { query: { window: { type: 'sliding', sizeMs: 10_000, slideMs: 1_000 } } },
+    badInput: { query: { window: { type: 'tumbling', sizeMs: 0 } } },
+    badPath: '/query/window',
     goodOutput: {
+      type: 'window',
       key: 'sensor-7',
       windowStart: 1000,
       windowEnd: 2000,
@@ -150,17 +151,23 @@ const SAMPLES: Record<string, Samples> = {
       min: 21.5,
       max: 21.5,
       mean: 21.5,
+      early: false,
+      closedAt: 1_795_000_000_000,
     },
-    badOutput: {
-      key: 'sensor-7',
-      windowStart: 1000,
-      windowEnd: 2000,
-      count: 0,
-      sum: 0,
-      min: 0,
-      max: 0,
-      mean: 0,
+    badOutput: { type: 'window', key: 'sensor-7', count: -1 },
+  },
+  'stream.classify': {
+    goodInput: { query: { classifier: 'sentiment', windowMs: 60_000 } },
+    badInput: { query: { classifier: 'spam' } },
+    badPath: '/query/classifier',
+    goodOutput: {
+      type: 'classified',
+      offset: 3,
+      event: { ts: 1000, key: 'k' },
+      label: 'positive',
+      score: 0.6,
     },
+    badOutput: { type: 'labels', counts: { positive: -1 } },
   },
 };
 
@@ -225,13 +232,16 @@ describe('BUILTIN_CAPABILITIES', () => {
     expect(email.acceptsMediaType('message/rfc822')).toBe(true);
   });
 
-  it('stream.aggregate takes window settings alone, as a chunk of their own', () => {
+  it('stream.aggregate checks the query and leaves events to the worker, which reports bad ones', () => {
     const aggregate = builtinCatalog().get('stream.aggregate');
-    expect(aggregate.validateInput({ window: { windowMs: 60_000, allowedLatenessMs: 500 } })).toEqual([]);
-    expect(aggregate.validateInput({ window: { windowMs: 50 } }).map((issue) => issue.path)).toEqual([
-      '/window/windowMs',
-    ]);
-    expect(aggregate.validateInput({ window: {}, key: 'k', value: 1 })).not.toEqual([]);
+    expect(aggregate.validateInput({ query: { window: { type: 'session', gapMs: 30_000 } } })).toEqual([]);
+    expect(
+      aggregate.validateInput({
+        query: { window: { type: 'tumbling', sizeMs: 1000 }, aggregations: ['p95'] },
+      }),
+    ).not.toEqual([]);
+    expect(aggregate.validateInput({ ts: 'yesterday', key: 7, value: 'n/a' })).toEqual([]);
+    expect(aggregate.acceptsMediaType('application/x-ndjson')).toBe(true);
   });
 
   it('convert.document@2 takes the file as exactly one of content and text, or as raw bytes', () => {

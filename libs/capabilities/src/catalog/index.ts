@@ -8,8 +8,9 @@ import { DEBUG_ECHO } from './debug-echo.js';
 import { PARSE_EMAIL } from './parse-email.js';
 import { PARSE_MBOX } from './parse-mbox.js';
 import { STREAM_AGGREGATE } from './stream-aggregate.js';
+import { STREAM_CLASSIFY } from './stream-classify.js';
 
-/** The capabilities the platform ships (DESIGN.md section 7), sorted by id. */
+/** The capabilities the platform ships, sorted by id. */
 export const BUILTIN_CAPABILITIES: readonly Capability[] = Object.freeze([
   CLASSIFY_EMAIL,
   CLASSIFY_IMAGE,
@@ -19,6 +20,7 @@ export const BUILTIN_CAPABILITIES: readonly Capability[] = Object.freeze([
   PARSE_EMAIL,
   PARSE_MBOX,
   STREAM_AGGREGATE,
+  STREAM_CLASSIFY,
 ]);
 
 let builtin: CapabilityCatalog | undefined;

@@ -2,108 +2,232 @@ import { defineCapability } from '../capability-definition.js';
 
 /** One event of a `stream.aggregate` stream. */
 export interface AggregateEvent {
+  /** Event time: ms since the epoch, or an ISO 8601 string. */
+  ts: number | string;
+  /** What to group by, e.g. a sensor id. */
   key: string;
+  /** The measurement. */
   value: number;
-  /** Event time in milliseconds since the epoch; arrival time when absent. */
-  timestamp?: number;
+  /** Anything else the event carries; passed over. */
+  fields?: Record<string, unknown>;
 }
 
-/** The optional first chunk of a `stream.aggregate` stream: window settings. */
-export interface AggregateWindowChunk {
-  window: {
-    /** Length of each tumbling window. @defaultValue 1000 */
-    windowMs?: number;
-    /** How long a window stays open for late events after it ends. @defaultValue 0 */
-    allowedLatenessMs?: number;
-  };
+/** How events are cut into windows, by event time. */
+export type AggregateWindow =
+  | { type: 'tumbling'; sizeMs: number }
+  | { type: 'sliding'; sizeMs: number; slideMs: number }
+  | { type: 'session'; gapMs: number };
+
+/** What each window record carries. */
+export type AggregationName = 'count' | 'sum' | 'min' | 'max' | 'mean' | 'p50' | 'p90' | 'p99';
+
+/** The query of a `stream.aggregate` stream, sent once as its first record (or first NDJSON line). */
+export interface AggregateQuery {
+  window: AggregateWindow;
+  /** Aggregations per window and key. @defaultValue all of them */
+  aggregations?: AggregationName[];
+  /** How long after its end (in event time) a window still takes events. @defaultValue 0 */
+  allowedLatenessMs?: number;
+  /**
+   * Most windows x keys open at once; past it the oldest are closed early (flagged). The worker's
+   * own cap (CRANK_STREAM_MAX_OPEN) bounds it.
+   */
+  maxOpenWindows?: number;
+  /** A name for the live view (`/streams/<id>` on the worker). @defaultValue the request id */
+  id?: string;
 }
 
-/** Input chunk of `stream.aggregate`: an event, or (first only) the window settings. */
-export type StreamAggregateInput = AggregateEvent | AggregateWindowChunk;
+/** Input of `stream.aggregate`: the query first, then events. */
+export type StreamAggregateInput = { query: AggregateQuery } | AggregateEvent;
 
-/** One record of a `stream.aggregate` stream: the aggregate of one key over one window. */
-export interface StreamAggregateOutput {
+/** A closed window of one key. */
+export interface AggregateWindowRecord {
+  type: 'window';
   key: string;
-  /** Window start, inclusive, ms since the epoch. */
+  /** Window start, inclusive, and end, exclusive; ms since the epoch. */
   windowStart: number;
-  /** Window end, exclusive, ms since the epoch. */
   windowEnd: number;
   count: number;
-  sum: number;
-  min: number;
-  max: number;
-  mean: number;
+  sum?: number;
+  min?: number;
+  max?: number;
+  mean?: number;
+  /** Quantiles from a DDSketch (1% relative accuracy). */
+  p50?: number;
+  p90?: number;
+  p99?: number;
+  /** Closed before the watermark reached it, because too many windows were open. */
+  early: boolean;
+  /** Wall-clock time the worker closed it, ms since the epoch. */
+  closedAt: number;
 }
 
-const KEY_SCHEMA = { type: 'string', minLength: 1, maxLength: 256 };
-const EPOCH_MS_SCHEMA = { type: 'integer', minimum: 0 };
-const HOUR_MS = 3_600_000;
+/** An event that came after its window had closed: counted, reported, not aggregated. */
+export interface AggregateLateRecord {
+  type: 'late';
+  key: string;
+  ts: number;
+  /** Where it was in the input: byte offset of its line (NDJSON bytes), else its record index. */
+  offset: number;
+  /** The watermark when it came. */
+  watermark: number;
+}
 
-/** `stream.aggregate@1.0.0`: tumbling-window count, sum, min, max and mean per key over an event stream. */
-export const STREAM_AGGREGATE = defineCapability<StreamAggregateInput, StreamAggregateOutput, 'bidi'>({
+/** Input that is no event (bad JSON, no ts, value not a number): counted, reported, skipped. */
+export interface AggregateMalformedRecord {
+  type: 'malformed';
+  offset: number;
+  reason: string;
+}
+
+/** Sent when no window closed for a second: the stream is alive, and where it stands. */
+export interface AggregateHeartbeatRecord {
+  type: 'heartbeat';
+  /** Largest event time seen; null before the first event. */
+  watermark: number | null;
+  openWindows: number;
+  events: number;
+}
+
+/** Last record of the stream. */
+export interface AggregateTotalsRecord {
+  type: 'totals';
+  events: number;
+  windows: number;
+  late: number;
+  malformed: number;
+  closedEarly: number;
+}
+
+/** One record of a `stream.aggregate` stream. */
+export type StreamAggregateOutput =
+  | AggregateWindowRecord
+  | AggregateLateRecord
+  | AggregateMalformedRecord
+  | AggregateHeartbeatRecord
+  | AggregateTotalsRecord;
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+const AGGREGATIONS: AggregationName[] = ['count', 'sum', 'min', 'max', 'mean', 'p50', 'p90', 'p99'];
+const WINDOW_LENGTH = { type: 'integer', minimum: 1, maximum: DAY_MS };
+const NUMBER_OR_NULL = { type: 'number' };
+
+const QUERY_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['window'],
+  properties: {
+    window: {
+      description: 'tumbling { sizeMs }, sliding { sizeMs, slideMs } or session { gapMs }.',
+      oneOf: [
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['type', 'sizeMs'],
+          properties: { type: { const: 'tumbling' }, sizeMs: WINDOW_LENGTH },
+        },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['type', 'sizeMs', 'slideMs'],
+          properties: { type: { const: 'sliding' }, sizeMs: WINDOW_LENGTH, slideMs: WINDOW_LENGTH },
+        },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['type', 'gapMs'],
+          properties: { type: { const: 'session' }, gapMs: WINDOW_LENGTH },
+        },
+      ],
+    },
+    aggregations: {
+      type: 'array',
+      items: { enum: AGGREGATIONS },
+      minItems: 1,
+      uniqueItems: true,
+      description: 'Default: all.',
+    },
+    allowedLatenessMs: { type: 'integer', minimum: 0, maximum: DAY_MS, default: 0 },
+    maxOpenWindows: { type: 'integer', minimum: 1, description: 'Windows x keys open at once.' },
+    id: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9_-]{1,64}$',
+      description: "Name of the live view, /streams/<id> on the worker's HTTP port; default the request id.",
+    },
+  },
+};
+
+/**
+ * `stream.aggregate@2.0.0`: event-time windows (tumbling, sliding, session) per key with
+ * watermarks, allowed lateness, quantile sketches and a cap on open windows; late and malformed
+ * events are reported, never dropped silently. 2.0.0 replaced 1.0.0's tumbling-only settings
+ * chunk and silent drops.
+ */
+export const STREAM_AGGREGATE = defineCapability<
+  StreamAggregateInput | Buffer,
+  StreamAggregateOutput,
+  'bidi'
+>({
   id: 'stream.aggregate',
-  version: '1.0.0',
+  version: '2.0.0',
   description:
-    'Aggregates a live stream of { key, value, timestamp? } events into tumbling windows per key and ' +
-    'emits one record per key and window: count, sum, min, max, mean. Windows are windowMs long ' +
-    '(default 1000 ms, 100 ms to 1 h) and aligned to the epoch; events without a timestamp take ' +
-    'their arrival time. A window is emitted once the latest event time seen passes its end plus ' +
-    'allowedLatenessMs (default 0); later events for it are dropped. The caller may send ' +
-    '{ window: { windowMs, allowedLatenessMs } } as the first chunk; when the input ends, every open ' +
-    'window is emitted.',
+    'Aggregates a live stream of { ts, key, value, fields? } events per key in event-time windows: ' +
+    'tumbling, sliding or session, given once by a first { query } record (or NDJSON line). A ' +
+    'window closes, and its record { type: "window", count, sum, min, max, mean, p50, p90, p99 } ' +
+    'is sent, when the watermark (the largest event time seen) passes its end plus ' +
+    'allowedLatenessMs. Events for a closed window are reported ({ type: "late" }), input that ' +
+    'is no event ({ type: "malformed", offset, reason }), and the stream goes on. A heartbeat ' +
+    'record comes when no window closed for a second; past maxOpenWindows the oldest windows ' +
+    'close early (early: true). When the input ends every open window closes, then a totals ' +
+    'record. Input: JSON records, or NDJSON bytes (application/x-ndjson) or length-prefixed crank.v1.StreamEvent protobuf frames ' +
+    '(application/x-protobuf, after the query as a JSON record), where a bad line or frame is ' +
+    'reported, not fatal. inputSchema describes the query record; events are checked by the worker.',
+  inputMediaTypes: ['application/x-ndjson', 'application/x-protobuf'],
   inputSchema: {
     type: 'object',
-    additionalProperties: false,
+    description: 'The first record: { query }. Later records: events { ts, key, value, fields? }.',
     properties: {
-      key: { ...KEY_SCHEMA, description: 'What to group by, e.g. a sensor id.' },
-      value: { type: 'number', description: 'The measurement.' },
-      timestamp: {
-        ...EPOCH_MS_SCHEMA,
-        description: 'Event time, ms since the epoch; arrival time when absent.',
-      },
-      window: {
-        type: 'object',
-        additionalProperties: false,
-        description: 'Window settings; only in the first chunk, and alone.',
-        properties: {
-          windowMs: {
-            type: 'integer',
-            minimum: 100,
-            maximum: HOUR_MS,
-            default: 1000,
-            description: 'Window length.',
-          },
-          allowedLatenessMs: {
-            type: 'integer',
-            minimum: 0,
-            maximum: HOUR_MS,
-            default: 0,
-            description: 'How long a window waits for late events after its end.',
-          },
-        },
-      },
+      query: QUERY_SCHEMA,
+      // Untyped on purpose: an event with a bad field is reported by the worker, and the
+      // stream goes on, where a schema error would end it.
+      ts: { description: 'Event time: ms since the epoch, or ISO 8601.' },
+      key: { description: 'What to group by (a string).' },
+      value: { description: 'The measurement (a number).' },
+      fields: { description: 'Anything else; passed over.' },
     },
-    // A chunk is either the settings alone or an event; the `else` keeps event errors to the point.
-    if: { required: ['window'] },
-    then: { maxProperties: 1 },
-    else: { required: ['key', 'value'] },
   },
   outputSchema: {
     type: 'object',
-    additionalProperties: false,
-    required: ['key', 'windowStart', 'windowEnd', 'count', 'sum', 'min', 'max', 'mean'],
+    required: ['type'],
     properties: {
-      key: { ...KEY_SCHEMA, description: 'The key aggregated.' },
-      windowStart: { ...EPOCH_MS_SCHEMA, description: 'Window start, inclusive, ms since the epoch.' },
-      windowEnd: { ...EPOCH_MS_SCHEMA, description: 'Window end, exclusive, ms since the epoch.' },
-      count: { type: 'integer', minimum: 1, description: 'Events in the window.' },
-      sum: { type: 'number', description: 'Sum of the values.' },
-      min: { type: 'number', description: 'Smallest value.' },
-      max: { type: 'number', description: 'Largest value.' },
-      mean: { type: 'number', description: 'sum / count.' },
+      type: { enum: ['window', 'late', 'malformed', 'heartbeat', 'totals'] },
+      key: { type: 'string' },
+      windowStart: { type: 'number' },
+      windowEnd: { type: 'number' },
+      count: { type: 'integer', minimum: 0 },
+      sum: NUMBER_OR_NULL,
+      min: NUMBER_OR_NULL,
+      max: NUMBER_OR_NULL,
+      mean: NUMBER_OR_NULL,
+      p50: NUMBER_OR_NULL,
+      p90: NUMBER_OR_NULL,
+      p99: NUMBER_OR_NULL,
+      early: { type: 'boolean' },
+      closedAt: { type: 'number' },
+      ts: { type: 'number' },
+      offset: { type: 'integer', minimum: 0 },
+      watermark: { type: ['number', 'null'] },
+      reason: { type: 'string' },
+      openWindows: { type: 'integer', minimum: 0 },
+      events: { type: 'integer', minimum: 0 },
+      windows: { type: 'integer', minimum: 0 },
+      late: { type: 'integer', minimum: 0 },
+      malformed: { type: 'integer', minimum: 0 },
+      closedEarly: { type: 'integer', minimum: 0 },
     },
   },
   errorCodes: ['INVALID_INPUT', 'RESOURCE_EXHAUSTED'],
   streaming: 'bidi',
-  resources: { maxConcurrency: 16, memoryMb: 256 },
+  resources: { maxConcurrency: 16, memoryMb: 300 },
 });

@@ -31,7 +31,8 @@ a <command>, the kit starts the worker itself and ends with SIGTERM (the drain).
   --worker-http URL        its HTTP base URL (/docs/json, /health)
   --workers N              workers the <command> registers (default 1; crank-host: one per worker)
   --capability ID[@VER]    check only this capability (repeatable)
-  --input ID=JSON          a valid input for a capability, instead of a generated one (repeatable)
+  --input ID=JSON          a valid input for a capability, instead of a generated one (repeatable;
+                           for a streaming one, a JSON array of its input records)
   --slow-input ID=JSON     an input taking a second or more: deadline, cancellation, drain (repeatable)
   --timeout-ms N           per-call deadline (default 30000)
   --drain-timeout-ms N     longest wait for the exit after SIGTERM (default 40000)

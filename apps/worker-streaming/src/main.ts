@@ -1,0 +1,16 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module.js';
+
+// The worker needs no HTTP adapter of Nest's: the runtime serves gRPC and its own /health.
+const app = NestFactory.createApplicationContext(AppModule, { logger: ['error', 'warn'] });
+
+// On SIGTERM or SIGINT, close the app: the runtime drains, deregisters and closes everything it
+// opened, so the process then ends by itself with status 0 (no process.exit to hide a leak).
+// Installed before the app starts, so that a signal during start-up is not the default death.
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    void app.then((started) => started.close());
+  });
+}
+await app;

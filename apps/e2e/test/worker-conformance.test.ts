@@ -49,6 +49,8 @@ const WORKER_APPS: {
         { query: { window: { type: 'tumbling', sizeMs: 1000 } } },
         { ts: 0, key: 'k', value: 1 },
       ],
+      // No classifier runs in this cluster: each event is answered unclassified (UNAVAILABLE).
+      'stream.classify': [{ query: { classifier: 'sentiment' } }, { ts: 0, text: 'A fine day.' }],
     },
     slowInputs: {},
   },

@@ -64,6 +64,7 @@ function context(contentType: string, signal = new AbortController().signal): Ha
     jobId: undefined,
     progress: () => undefined,
     client: undefined as never,
+    metrics: undefined as never,
   };
 }
 

@@ -111,12 +111,12 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 const AGGREGATIONS: AggregationName[] = ['count', 'sum', 'min', 'max', 'mean', 'p50', 'p90', 'p99'];
 const WINDOW_LENGTH = { type: 'integer', minimum: 1, maximum: DAY_MS };
-const NUMBER_OR_NULL = { type: 'number' };
 
 const QUERY_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   required: ['window'],
+  description: 'The windows, aggregations, allowed lateness, cap on open windows and live-view id.',
   properties: {
     window: {
       description: 'tumbling { sizeMs }, sliding { sizeMs, slideMs } or session { gapMs }.',
@@ -148,7 +148,13 @@ const QUERY_SCHEMA = {
       uniqueItems: true,
       description: 'Default: all.',
     },
-    allowedLatenessMs: { type: 'integer', minimum: 0, maximum: DAY_MS, default: 0 },
+    allowedLatenessMs: {
+      type: 'integer',
+      minimum: 0,
+      maximum: DAY_MS,
+      default: 0,
+      description: 'How long after its end a window still takes events.',
+    },
     maxOpenWindows: { type: 'integer', minimum: 1, description: 'Windows x keys open at once.' },
     id: {
       type: 'string',
@@ -186,7 +192,10 @@ export const STREAM_AGGREGATE = defineCapability<
   inputMediaTypes: ['application/x-ndjson', 'application/x-protobuf'],
   inputSchema: {
     type: 'object',
-    description: 'The first record: { query }. Later records: events { ts, key, value, fields? }.',
+    additionalProperties: false,
+    description:
+      'The first record: { query }. Later records: events { ts, key, value, fields? }; anything ' +
+      'else an event carries goes in fields.',
     properties: {
       query: QUERY_SCHEMA,
       // Untyped on purpose: an event with a bad field is reported by the worker, and the
@@ -199,32 +208,40 @@ export const STREAM_AGGREGATE = defineCapability<
   },
   outputSchema: {
     type: 'object',
+    additionalProperties: false,
     required: ['type'],
     properties: {
-      type: { enum: ['window', 'late', 'malformed', 'heartbeat', 'totals'] },
-      key: { type: 'string' },
-      windowStart: { type: 'number' },
-      windowEnd: { type: 'number' },
-      count: { type: 'integer', minimum: 0 },
-      sum: NUMBER_OR_NULL,
-      min: NUMBER_OR_NULL,
-      max: NUMBER_OR_NULL,
-      mean: NUMBER_OR_NULL,
-      p50: NUMBER_OR_NULL,
-      p90: NUMBER_OR_NULL,
-      p99: NUMBER_OR_NULL,
-      early: { type: 'boolean' },
-      closedAt: { type: 'number' },
-      ts: { type: 'number' },
-      offset: { type: 'integer', minimum: 0 },
-      watermark: { type: ['number', 'null'] },
-      reason: { type: 'string' },
-      openWindows: { type: 'integer', minimum: 0 },
-      events: { type: 'integer', minimum: 0 },
-      windows: { type: 'integer', minimum: 0 },
-      late: { type: 'integer', minimum: 0 },
-      malformed: { type: 'integer', minimum: 0 },
-      closedEarly: { type: 'integer', minimum: 0 },
+      type: {
+        enum: ['window', 'late', 'malformed', 'heartbeat', 'totals'],
+        description: 'What the record is.',
+      },
+      key: { type: 'string', description: 'window, late: the key.' },
+      windowStart: { type: 'number', description: 'window: start, inclusive, ms since the epoch.' },
+      windowEnd: { type: 'number', description: 'window: end, exclusive, ms since the epoch.' },
+      count: { type: 'integer', minimum: 0, description: 'window: events in it.' },
+      sum: { type: 'number', description: 'window: sum of the values.' },
+      min: { type: 'number', description: 'window: smallest value.' },
+      max: { type: 'number', description: 'window: largest value.' },
+      mean: { type: 'number', description: 'window: sum / count.' },
+      p50: { type: 'number', description: 'window: median, from a DDSketch (1 % relative accuracy).' },
+      p90: { type: 'number', description: 'window: 90th percentile.' },
+      p99: { type: 'number', description: 'window: 99th percentile.' },
+      early: { type: 'boolean', description: 'window: closed before its time, by the cap on open windows.' },
+      closedAt: { type: 'number', description: 'window: when the worker closed it, ms since the epoch.' },
+      ts: { type: 'number', description: 'late: the event time.' },
+      offset: {
+        type: 'integer',
+        minimum: 0,
+        description: 'late, malformed: byte offset of its line or frame, or its record index.',
+      },
+      watermark: { type: ['number', 'null'], description: 'late, heartbeat: the largest event time seen.' },
+      reason: { type: 'string', description: 'malformed: why it is no event.' },
+      openWindows: { type: 'integer', minimum: 0, description: 'heartbeat: windows x keys open.' },
+      events: { type: 'integer', minimum: 0, description: 'heartbeat, totals: events taken.' },
+      windows: { type: 'integer', minimum: 0, description: 'totals: windows closed.' },
+      late: { type: 'integer', minimum: 0, description: 'totals: late events.' },
+      malformed: { type: 'integer', minimum: 0, description: 'totals: malformed inputs.' },
+      closedEarly: { type: 'integer', minimum: 0, description: 'totals: windows closed early.' },
     },
   },
   errorCodes: ['INVALID_INPUT', 'RESOURCE_EXHAUSTED'],

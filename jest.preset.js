@@ -6,6 +6,12 @@ import { fileURLToPath } from 'node:url';
 const workspaceRoot = dirname(fileURLToPath(import.meta.url));
 const libs = ['proto', 'capabilities', 'worker-runtime', 'controller-client', 'testkit', 'mail', 'vision'];
 
+/** The test environment of projects whose tests run onnxruntime-node (see its comment). */
+export const NATIVE_TYPED_ARRAYS_ENVIRONMENT = join(
+  workspaceRoot,
+  'tools/jest/native-typed-arrays-environment.js',
+);
+
 /** @param {string} projectRoot absolute path of the project using the preset */
 export function jestConfig(projectRoot) {
   return {

@@ -1,6 +1,7 @@
-import { jestConfig } from '../../jest.preset.js';
+import { NATIVE_TYPED_ARRAYS_ENVIRONMENT, jestConfig } from '../../jest.preset.js';
 
 export default {
   ...jestConfig(import.meta.dirname),
-  testEnvironment: '<rootDir>/jest.environment.cjs',
+  // onnxruntime-node runs in the test's own realm; see the environment's comment.
+  testEnvironment: NATIVE_TYPED_ARRAYS_ENVIRONMENT,
 };

@@ -7,14 +7,12 @@
 // Needs the apps built (the email classifier's build trains its model).
 //   node tools/bench/classify/email.mjs [--seconds 10] [--batches 1,16]
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CrankClient, callerIdentity, controllerLocation } from '@crank/controller-client';
-import { cpuMs, freePort, startApp, stopApps } from '../jobs/processes.mjs';
+import { cpuMs, startBenchCluster } from '../jobs/processes.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -64,34 +62,14 @@ async function main() {
   const model = await SpamModel.load(DEFAULT_MODEL_DIR);
   const bare = (raw) => model.classify(hashFeatures(featuresOf(partsOfRaw(raw))));
 
-  const scratch = mkdtempSync(join(tmpdir(), 'crank-bench-classify-'));
-  const dataDir = join(scratch, 'data');
-  mkdirSync(dataDir);
-  const grpcAddress = `127.0.0.1:${await freePort()}`;
-  const env = {
-    PATH: process.env.PATH,
-    CRANK_DATA_DIR: dataDir,
-    CRANK_GRPC_ADDR: grpcAddress,
-    CRANK_HTTP_ADDR: `127.0.0.1:${await freePort()}`,
-    CRANK_CONTROLLER_URL: grpcAddress,
-    CRANK_LOG_LEVEL: 'info',
-  };
-  const apps = [];
-  let client;
   const rows = [];
+  const cluster = await startBenchCluster({
+    name: 'classify-email',
+    workerMain: join(app, 'dist/main.js'),
+    workerReady: 'model_loaded',
+  });
   try {
-    const controller = await startApp(
-      apps,
-      join(root, 'apps/controller/dist/main.js'),
-      env,
-      'controller_started',
-    );
-    const worker = await startApp(apps, join(app, 'dist/main.js'), env, 'model_loaded');
-    const location = controllerLocation({ address: grpcAddress, dataDir });
-    client = CrankClient.create(
-      location.address,
-      await callerIdentity(location, 'bench', { home: join(scratch, 'home') }),
-    );
+    const { controller, worker, client } = cluster;
     const crank = async (raw) =>
       (await client.invoke('classify.email', raw, { contentType: 'message/rfc822' })).output;
 
@@ -115,10 +93,8 @@ async function main() {
       rows.push(row);
     }
   } finally {
-    client?.close();
     await model.close();
-    await stopApps(apps);
-    rmSync(scratch, { recursive: true, force: true });
+    await cluster.close();
   }
   report(rows);
 }

@@ -7,16 +7,15 @@
 // a scratch data dir. Calls of one image go as raw JPEG bytes, batches as base64 JSON. Needs the
 // apps built (npx nx run-many -t build -p controller worker-image-classifier-cpu).
 //   node tools/bench/classify/image.mjs [--seconds 10] [--batch 1,16] [--concurrency 2]
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { CrankClient, callerIdentity, controllerLocation } from '@crank/controller-client';
 import { compilePreprocessOptions, decodeImage, toTensor } from '@crank/vision';
-import { cpuMs, freePort, startApp, stopApps } from '../jobs/processes.mjs';
+import { cpuMs, startBenchCluster } from '../jobs/processes.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -89,34 +88,14 @@ async function main() {
   }
   await session.release();
 
-  const scratch = mkdtempSync(join(tmpdir(), 'crank-bench-classify-'));
-  const dataDir = join(scratch, 'data');
-  mkdirSync(dataDir);
-  const grpcAddress = `127.0.0.1:${await freePort()}`;
-  const env = {
-    PATH: process.env.PATH,
-    CRANK_DATA_DIR: dataDir,
-    CRANK_GRPC_ADDR: grpcAddress,
-    CRANK_HTTP_ADDR: `127.0.0.1:${await freePort()}`,
-    CRANK_CONTROLLER_URL: grpcAddress,
-    CRANK_LOG_LEVEL: 'info',
-  };
-  const apps = [];
-  let client;
   const rows = [];
+  const cluster = await startBenchCluster({
+    name: 'classify-image',
+    workerMain: join(APP, 'dist/main.js'),
+    workerReady: 'model_ready',
+  });
   try {
-    const controller = await startApp(
-      apps,
-      join(root, 'apps/controller/dist/main.js'),
-      env,
-      'controller_started',
-    );
-    const worker = await startApp(apps, join(APP, 'dist/main.js'), env, 'model_ready');
-    const location = controllerLocation({ address: grpcAddress, dataDir });
-    client = CrankClient.create(
-      location.address,
-      await callerIdentity(location, 'bench', { home: join(scratch, 'home') }),
-    );
+    const { controller, worker, client } = cluster;
     const watched = { controller: controller.pid, worker: worker.pid };
     for (const batch of batches) {
       const op = async () => {
@@ -135,9 +114,7 @@ async function main() {
       console.log(`  Crank, batch ${batch}: ${crank.rate.toFixed(1)} images/s`);
     }
   } finally {
-    client?.close();
-    await stopApps(apps);
-    rmSync(scratch, { recursive: true, force: true });
+    await cluster.close();
   }
   report(rows);
 }

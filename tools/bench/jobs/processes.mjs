@@ -1,8 +1,11 @@
 // The jobs benchmark's child processes: free ports, start an app and wait for its ready line,
 // CPU time from /proc, and an ordered stop.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -84,5 +87,61 @@ export function cpuMs(pid) {
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 1/100 s
   } catch {
     return Number.NaN;
+  }
+}
+
+/**
+ * A controller and one worker as real processes on free loopback ports with a scratch data dir,
+ * and a `CrankClient` connected as `bench`: what most benchmarks start. `close()` stops the
+ * processes (worker first), closes the client and removes the scratch dir.
+ *   name: names the scratch dir; workerMain: the worker's built main.js; workerReady: the log
+ *   event that says it can take calls (default `registered`); workerEnv: its extra environment.
+ */
+export async function startBenchCluster({ name, workerMain, workerReady = 'registered', workerEnv = {} }) {
+  const { CrankClient, callerIdentity, controllerLocation } = await import('@crank/controller-client');
+  const scratch = mkdtempSync(join(tmpdir(), `crank-bench-${name}-`));
+  const dataDir = join(scratch, 'data');
+  mkdirSync(dataDir);
+  const grpcAddress = `127.0.0.1:${await freePort()}`;
+  const httpPort = await freePort();
+  const env = {
+    PATH: process.env.PATH,
+    CRANK_DATA_DIR: dataDir,
+    CRANK_GRPC_ADDR: grpcAddress,
+    CRANK_HTTP_ADDR: `127.0.0.1:${httpPort}`,
+    CRANK_CONTROLLER_URL: grpcAddress,
+    CRANK_LOG_LEVEL: 'info',
+  };
+  const apps = [];
+  const cluster = {
+    scratch,
+    httpPort,
+    controller: undefined,
+    worker: undefined,
+    client: undefined,
+    async close() {
+      cluster.client?.close();
+      await stopApps(apps);
+      rmSync(scratch, { recursive: true, force: true });
+    },
+  };
+  try {
+    const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+    cluster.controller = await startApp(
+      apps,
+      join(root, 'apps/controller/dist/main.js'),
+      env,
+      'controller_started',
+    );
+    cluster.worker = await startApp(apps, workerMain, { ...env, ...workerEnv }, workerReady);
+    const location = controllerLocation({ address: grpcAddress, dataDir });
+    cluster.client = CrankClient.create(
+      location.address,
+      await callerIdentity(location, 'bench', { home: join(scratch, 'home') }),
+    );
+    return cluster;
+  } catch (error) {
+    await cluster.close();
+    throw error;
   }
 }

@@ -8,13 +8,10 @@
 // Targets: at least 200,000 events/s and worker RSS under 300 MB; exit status 1 when one is missed.
 // Needs the apps built.
 //   node tools/bench/stream/run.mjs [--seconds 10] [--keys 1000] [--quantiles] (add p50/p90/p99)
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CrankClient, callerIdentity, controllerLocation } from '@crank/controller-client';
-import { freePort, startApp, stopApps } from '../jobs/processes.mjs';
+import { startBenchCluster } from '../jobs/processes.mjs';
 import { RssSampler } from '../soak/rss-sampler.mjs';
 
 const TARGET_EVENTS_PER_S = 200_000;
@@ -84,46 +81,20 @@ async function bare() {
 }
 
 async function main() {
-  const scratch = mkdtempSync(join(tmpdir(), 'crank-bench-stream-'));
-  const dataDir = join(scratch, 'data');
-  mkdirSync(dataDir);
-  const grpcAddress = `127.0.0.1:${await freePort()}`;
-  const env = {
-    PATH: process.env.PATH,
-    CRANK_DATA_DIR: dataDir,
-    CRANK_GRPC_ADDR: grpcAddress,
-    CRANK_HTTP_ADDR: `127.0.0.1:${await freePort()}`,
-    CRANK_CONTROLLER_URL: grpcAddress,
-    CRANK_LOG_LEVEL: 'warn',
-  };
-  const apps = [];
-  let client;
   let crank;
   const latencies = [];
   let windows = 0;
   const sampler = new RssSampler(100);
+  const baseline = await bare();
+  console.log(
+    `bare engine (in process, no Crank): ${Math.round(baseline.events / baseline.seconds)} events/s`,
+  );
+  const cluster = await startBenchCluster({
+    name: 'stream',
+    workerMain: join(root, 'apps/worker-streaming/dist/main.js'),
+  });
   try {
-    const baseline = await bare();
-    console.log(
-      `bare engine (in process, no Crank): ${Math.round(baseline.events / baseline.seconds)} events/s`,
-    );
-    const controller = await startApp(
-      apps,
-      join(root, 'apps/controller/dist/main.js'),
-      { ...env, CRANK_LOG_LEVEL: 'info' },
-      'controller_started',
-    );
-    const worker = await startApp(
-      apps,
-      join(root, 'apps/worker-streaming/dist/main.js'),
-      { ...env, CRANK_LOG_LEVEL: 'info' },
-      'registered',
-    );
-    const location = controllerLocation({ address: grpcAddress, dataDir });
-    client = CrankClient.create(
-      location.address,
-      await callerIdentity(location, 'bench', { home: join(scratch, 'caller-home') }),
-    );
+    const { controller, worker, client } = cluster;
     sampler.track('controller', controller.pid);
     sampler.track('worker', worker.pid);
     sampler.start();
@@ -146,9 +117,7 @@ async function main() {
     crank = { events: totals.events, seconds: (performance.now() - started) / 1000, totals, baseline };
   } finally {
     sampler.stop();
-    client?.close();
-    await stopApps(apps);
-    rmSync(scratch, { recursive: true, force: true });
+    await cluster.close();
   }
 
   const mib = (bytes) => `${Math.round(bytes / 1024 / 1024)} MiB`;

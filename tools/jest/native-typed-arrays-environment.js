@@ -16,9 +16,10 @@ const TYPED_ARRAYS = [
 ];
 
 /**
- * Jest's Node environment with Node's own typed array classes. Each test file runs in a realm of
- * its own, whose Float32Array is not the one onnxruntime-node builds its output tensors with, and
- * onnxruntime checks them with `instanceof`: OCR would fail under jest only.
+ * Jest's Node environment with Node's own typed array classes, for projects whose tests run
+ * onnxruntime-node (OCR, the classifiers). Each test file runs in a realm of its own, whose
+ * Float32Array is not the one onnxruntime-node builds its output tensors with, and onnxruntime
+ * checks them with `instanceof`: inference would fail under jest only.
  */
 export default class NativeTypedArraysEnvironment extends TestEnvironment {
   constructor(config, context) {

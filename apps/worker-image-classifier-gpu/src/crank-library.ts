@@ -19,37 +19,47 @@ interface Bound {
   lastError: (ctx: unknown) => string;
 }
 
-/** Per path: koffi loads a library once per process, and its types are declared once. */
+/** Per path: koffi loads a library once per process. */
 const loaded = new Map<string, Bound>();
-let declared = false;
+/**
+ * `crank_input_spec`, anonymous: koffi's named types are global to the process, and this module
+ * may be evaluated more than once in it (each jest test file has its own module registry).
+ */
+let inputSpec: ReturnType<typeof koffi.struct> | undefined;
 
 function bind(path: string): Bound {
   const known = loaded.get(path);
   if (known) return known;
-  if (!declared) {
-    koffi.opaque('crank_context');
-    koffi.struct('crank_input_spec', {
-      side: 'int32_t',
-      slot: 'int32_t',
-      mean: koffi.array('float', 3),
-      std: koffi.array('float', 3),
-    });
-    declared = true;
-  }
+  inputSpec ??= koffi.struct({
+    side: 'int32_t',
+    slot: 'int32_t',
+    mean: koffi.array('float', 3),
+    std: koffi.array('float', 3),
+  });
   const lib = koffi.load(path);
   const bound: Bound = {
     backend: lib.func('const char *crank_backend(void)'),
     deviceCount: lib.func('int32_t crank_device_count(void)'),
-    create: lib.func('crank_context *crank_create(int32_t, int32_t, uint64_t)'),
-    destroy: lib.func('void crank_destroy(crank_context *)'),
-    load: lib.func(
-      'int32_t crank_load(crank_context *, const float *, int64_t, const int32_t *, int32_t, const float *, ' +
-        'const int64_t *, int32_t, const crank_input_spec *, int32_t, int32_t)',
-    ),
-    run: lib.func('int32_t crank_run(crank_context *, int32_t, const uint8_t *, int32_t, _Out_ float *)'),
-    topK: lib.func('int32_t crank_top_k(crank_context *, int32_t, int32_t, _Out_ int32_t *, _Out_ float *)'),
-    kernelTimes: lib.func('int32_t crank_kernel_times(crank_context *, int32_t, _Out_ float *)'),
-    lastError: lib.func('const char *crank_last_error(const crank_context *)'),
+    // Contexts are opaque `void *` for the same reason the struct is anonymous.
+    create: lib.func('void *crank_create(int32_t, int32_t, uint64_t)'),
+    destroy: lib.func('void crank_destroy(void *)'),
+    load: lib.func('crank_load', 'int32_t', [
+      'void *',
+      'const float *',
+      'int64_t',
+      'const int32_t *',
+      'int32_t',
+      'const float *',
+      'const int64_t *',
+      'int32_t',
+      koffi.pointer(inputSpec),
+      'int32_t',
+      'int32_t',
+    ]),
+    run: lib.func('int32_t crank_run(void *, int32_t, const uint8_t *, int32_t, _Out_ float *)'),
+    topK: lib.func('int32_t crank_top_k(void *, int32_t, int32_t, _Out_ int32_t *, _Out_ float *)'),
+    kernelTimes: lib.func('int32_t crank_kernel_times(void *, int32_t, _Out_ float *)'),
+    lastError: lib.func('const char *crank_last_error(const void *)'),
   };
   loaded.set(path, bound);
   return bound;

@@ -1,4 +1,0 @@
-import { CLASSIFY_IMAGE } from '@crank/capabilities';
-
-/** The catalog capabilities this worker serves. Its handlers and `main.ts` land with its own issue. */
-export const SERVED_CAPABILITIES = [CLASSIFY_IMAGE] as const;

@@ -1,0 +1,105 @@
+import type { ImageClassification } from '@crank/capabilities';
+import { CapabilityError } from '@crank/worker-runtime';
+import { decodeImage, ImageError, type CompiledPreprocessOptions, type ModelImage } from '@crank/vision';
+import type { CrankContext } from './crank-library.js';
+import { DynamicBatcher } from './dynamic-batcher.js';
+
+/** Options of a {@link GpuImageClassifier}. */
+export interface GpuImageClassifierOptions {
+  readonly labels: readonly string[];
+  /** Labels whose summed score is `unsafeScore`. */
+  readonly unsafeLabels: readonly string[];
+  /** How images are decoded and resized (on the CPU, by libvips, as the CPU worker does). */
+  readonly preprocess: CompiledPreprocessOptions;
+  readonly batchWindowMs: number;
+  /** Batches running at once: one per stream of the context. */
+  readonly streams: number;
+}
+
+/**
+ * Classifies images on a kernel context: each call's images are decoded and resized like the CPU
+ * worker's (so both give the same answers), then normalised and classified on the device in
+ * dynamic batches with those of concurrent calls, one batch per stream at once.
+ */
+export class GpuImageClassifier {
+  private readonly batcher: DynamicBatcher<ModelImage, Float32Array>;
+
+  constructor(
+    private readonly context: CrankContext,
+    private readonly options: GpuImageClassifierOptions,
+  ) {
+    this.batcher = new DynamicBatcher(
+      async (images) => (await context.run(images.map((image) => image.pixels))).rows,
+      { windowMs: options.batchWindowMs, maxBatch: context.maxBatch, maxRunning: options.streams },
+    );
+  }
+
+  /**
+   * Classifies `images` in the order given; `safe` is judged against `threshold`.
+   *
+   * @throws ImageError (a CrankError) for an image that cannot be decoded, naming it;
+   *   CapabilityError UNAVAILABLE or RESOURCE_EXHAUSTED from the device
+   */
+  async classify(
+    images: readonly Buffer[],
+    threshold: number,
+    signal: AbortSignal,
+    field: 'image' | 'images' = 'image',
+  ): Promise<ImageClassification[]> {
+    const decoded = await Promise.all(
+      images.map((bytes, index) =>
+        decodeImage(bytes, this.options.preprocess).catch((error: unknown) => {
+          throw field === 'images' ? renamed(error, `images[${index}]`, index) : error;
+        }),
+      ),
+    );
+    const { maxBatch } = this.context;
+    const chunks: ModelImage[][] = [];
+    for (let at = 0; at < decoded.length; at += maxBatch) chunks.push(decoded.slice(at, at + maxBatch));
+    const rows = (await Promise.all(chunks.map((chunk) => this.batcher.submit(chunk, signal)))).flat();
+    return rows.map((row, index) => this.read(row, decoded[index] as ModelImage, threshold));
+  }
+
+  /** Stops taking calls (UNAVAILABLE to those waiting), then frees the context. */
+  async close(): Promise<void> {
+    await this.batcher.close();
+    await this.context.close();
+  }
+
+  private read(row: Float32Array, image: ModelImage, threshold: number): ImageClassification {
+    const scores: Record<string, number> = {};
+    let best = 0;
+    this.options.labels.forEach((label, index) => {
+      scores[label] = clamp(row[index] ?? 0);
+      if ((row[index] ?? 0) > (row[best] ?? 0)) best = index;
+    });
+    const unsafeScore = clamp(
+      this.options.unsafeLabels.reduce((sum, label) => sum + (scores[label] ?? 0), 0),
+    );
+    const label = this.options.labels[best] as string;
+    return {
+      label,
+      score: scores[label] ?? 0,
+      scores,
+      unsafeScore,
+      safe: unsafeScore < threshold,
+      width: image.width,
+      height: image.height,
+    };
+  }
+}
+
+/** Float32 softmax output can stray past 1 by an ulp; the contract says 0 to 1. */
+function clamp(value: number): number {
+  return Math.min(1, Math.max(0, value));
+}
+
+function renamed(error: unknown, name: string, index: number): unknown {
+  if (!(error instanceof ImageError)) return error;
+  return new CapabilityError(
+    error.code,
+    error.message.replace(/^image:/, `${name}:`),
+    { ...error.details, index },
+    { cause: error },
+  );
+}

@@ -13,7 +13,8 @@ export interface WaitJobOptions<O = unknown> extends WatchJobsOptions {
   onProgress?(job: JobInfo<O>): void;
   /**
    * While the watch is quiet, the job is read again this often, so that an event lost with a
-   * stream cannot keep `wait` waiting. @default 30000
+   * stream (or skipped by a watcher that took a slow commit for a rollback) cannot keep `wait`
+   * waiting long; one read per interval per waiter. @default 5000
    */
   pollIntervalMs?: number;
 }
@@ -38,7 +39,7 @@ export function waitForJob<O>(
   id: string,
   options: WaitJobOptions<O>,
 ): Promise<JobInfo<O>> {
-  const { signal, timeoutMs, onProgress, pollIntervalMs = 30_000 } = options;
+  const { signal, timeoutMs, onProgress, pollIntervalMs = 5_000 } = options;
   if (timeoutMs !== undefined && !(timeoutMs > 0))
     return Promise.reject(invalid(`timeoutMs: must be a positive number (got ${timeoutMs})`));
   if (!(pollIntervalMs > 0))

@@ -4,7 +4,7 @@ import { CapabilityError, type HandlerContext } from '@crank/worker-runtime';
 import { CapabilityHandler, CrankWorkerHost } from '@crank/worker-runtime/nest';
 import type { Logger } from 'pino';
 import { CLASSIFY } from './classify-capability.js';
-import { readClassifyRequest } from './classify-request.js';
+import { readClassifyRequest } from '@crank/vision';
 import type { CompiledClassifierOptions } from './classifier-options.js';
 import type { ImageClassifier } from './image-classifier.js';
 

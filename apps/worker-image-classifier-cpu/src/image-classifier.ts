@@ -7,7 +7,7 @@ import {
   type CompiledPreprocessOptions,
   type ModelImage,
 } from '@crank/vision';
-import { DynamicBatcher } from './dynamic-batcher.js';
+import { DynamicBatcher } from '@crank/vision';
 import type { ImageModel } from './image-model.js';
 
 /** Options of an {@link ImageClassifier}. */

@@ -4,7 +4,7 @@ import { CapabilityError, type HandlerContext } from '@crank/worker-runtime';
 import { CapabilityHandler, CrankWorkerHost } from '@crank/worker-runtime/nest';
 import type { Logger } from 'pino';
 import { CLASSIFY } from './classify-capability.js';
-import { readClassifyRequest } from './classify-request.js';
+import { readClassifyRequest } from '@crank/vision';
 import type { CompiledGpuClassifierOptions } from './gpu-classifier-options.js';
 import type { GpuImageClassifier } from './gpu-image-classifier.js';
 

@@ -2,7 +2,7 @@ import type { ImageClassification } from '@crank/capabilities';
 import { CapabilityError } from '@crank/worker-runtime';
 import { decodeImage, ImageError, type CompiledPreprocessOptions, type ModelImage } from '@crank/vision';
 import type { CrankContext } from './crank-library.js';
-import { DynamicBatcher } from './dynamic-batcher.js';
+import { DynamicBatcher } from '@crank/vision';
 
 /** Options of a {@link GpuImageClassifier}. */
 export interface GpuImageClassifierOptions {

@@ -1,5 +1,6 @@
 /**
- * Image preprocessing for Crank's classifiers, shared by the CPU and GPU image workers: decode
+ * Image preprocessing for Crank's classifiers, shared by the CPU and GPU image workers, with the
+ * `classify.image` request reader and the dynamic batcher both serve through: decode
  * (sharp; JPEG, PNG, WebP, AVIF, a GIF's first frame), upright by EXIF orientation, transparency
  * on white, resize to the model's square, normalise, and lay out as NCHW or NHWC float32.
  *
@@ -22,3 +23,5 @@ export {
   type PreprocessOptions,
   type TensorLayout,
 } from './preprocess-options.js';
+export { MAX_IMAGE_BYTES, readClassifyRequest, type ClassifyRequest } from './classify-request.js';
+export { DynamicBatcher, type BatchRun, type DynamicBatcherOptions } from './dynamic-batcher.js';

@@ -86,6 +86,24 @@ describe('DynamicBatcher', () => {
     ]);
   });
 
+  it('runs up to maxRunning batches at once (one per GPU stream)', async () => {
+    const runner = new RecordingRunner(false);
+    const batcher = new DynamicBatcher(runner.run, { windowMs: 5, maxBatch: 2, maxRunning: 2 });
+    const calls = [batcher.submit([1, 2]), batcher.submit([3, 4]), batcher.submit([5])];
+    await jest.advanceTimersByTimeAsync(10);
+    // Two full batches run side by side; the third waits for one of them.
+    expect(runner.batches).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    runner.finishNext();
+    await jest.advanceTimersByTimeAsync(10);
+    expect(runner.batches).toEqual([[1, 2], [3, 4], [5]]);
+    runner.finishNext();
+    runner.finishNext();
+    await expect(Promise.all(calls)).resolves.toEqual([['r1', 'r2'], ['r3', 'r4'], ['r5']]);
+  });
+
   it('fails every call of a batch whose run fails, and keeps serving', async () => {
     let fail = true;
     const batcher = new DynamicBatcher(

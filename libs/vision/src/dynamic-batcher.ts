@@ -1,4 +1,4 @@
-import { CapabilityError } from '@crank/worker-runtime';
+import { CapabilityError } from '@crank/capabilities';
 
 /** Runs one batch: answers one result per item, in order. */
 export type BatchRun<TItem, TResult> = (items: readonly TItem[]) => Promise<readonly TResult[]>;
@@ -9,6 +9,11 @@ export interface DynamicBatcherOptions {
   windowMs: number;
   /** Most items one batch takes; a batch this full runs without waiting out the window. */
   maxBatch: number;
+  /**
+   * Batches running at once: one per CUDA stream, so that one batch's copies overlap another's
+   * kernels. @default 1
+   */
+  maxRunning?: number;
 }
 
 interface Pending<TItem, TResult> {
@@ -20,9 +25,9 @@ interface Pending<TItem, TResult> {
 
 /**
  * Collects the items of concurrent calls into batches: the first item starts a window of
- * `windowMs`, and everything submitted within it (up to `maxBatch` items) runs as one batch. One
- * batch runs at a time (an inference already uses every core); what arrives meanwhile runs as
- * the next batch as soon as it ends. A call's items always go into one batch together, so a call
+ * `windowMs`, and everything submitted within it (up to `maxBatch` items) runs as one batch. Up
+ * to `maxRunning` batches run at once (one per stream); what arrives while all run goes into the
+ * next batch as soon as one ends. A call's items always go into one batch together, so a call
  * may carry at most `maxBatch` items. A call whose signal aborts before its batch starts leaves
  * the queue with the signal's reason.
  */
@@ -31,8 +36,8 @@ export class DynamicBatcher<TItem, TResult> {
   private readonly queue: Pending<TItem, TResult>[] = [];
   private queuedItems = 0;
   private timer: NodeJS.Timeout | undefined;
-  /** The batch now running, if any: at most one at a time. */
-  private running: Promise<void> | undefined;
+  /** The batches now running: at most `maxRunning`. */
+  private readonly running = new Set<Promise<void>>();
   private closed = false;
 
   constructor(
@@ -90,12 +95,12 @@ export class DynamicBatcher<TItem, TResult> {
       pending.reject(new CapabilityError('UNAVAILABLE', 'classifier: stopped before this call ran'));
     }
     this.queuedItems = 0;
-    await this.running;
+    await Promise.all(this.running);
   }
 
   /** Starts the window, or the batch at once when it is full; nothing while a batch runs. */
   private schedule(): void {
-    if (this.running || this.queue.length === 0) return;
+    if (this.running.size >= (this.options.maxRunning ?? 1) || this.queue.length === 0) return;
     if (this.queuedItems >= this.options.maxBatch) {
       clearTimeout(this.timer);
       this.timer = undefined;
@@ -118,11 +123,12 @@ export class DynamicBatcher<TItem, TResult> {
       count += next.items.length;
     }
     this.queuedItems -= count;
-    this.running = this.runBatch(taken).finally(() => {
-      this.running = undefined;
+    const batch: Promise<void> = this.runBatch(taken).finally(() => {
+      this.running.delete(batch);
       // What arrived meanwhile has waited at least a batch: it runs now, not after a new window.
       if (this.queue.length > 0 && !this.closed) this.startBatch();
     });
+    this.running.add(batch);
   }
 
   private async runBatch(taken: readonly Pending<TItem, TResult>[]): Promise<void> {

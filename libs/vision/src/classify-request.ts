@@ -1,6 +1,5 @@
-import { mediaTypeOf, type ClassifyImageInput } from '@crank/capabilities';
-import { CapabilityError } from '@crank/worker-runtime';
-import { IMAGE_MEDIA_TYPES, sniffImageFormat, type ImageFormat } from '@crank/vision';
+import { CapabilityError, mediaTypeOf, type ClassifyImageInput } from '@crank/capabilities';
+import { IMAGE_MEDIA_TYPES, sniffImageFormat, type ImageFormat } from './image-format.js';
 
 const MIB = 1024 * 1024;
 /** Largest image taken, raw or decoded from base64. */

@@ -1,8 +1,13 @@
 import type { ImageClassification } from '@crank/capabilities';
-import { CapabilityError } from '@crank/worker-runtime';
-import { decodeImage, ImageError, type CompiledPreprocessOptions, type ModelImage } from '@crank/vision';
+import {
+  DynamicBatcher,
+  batchImageError,
+  classificationOf,
+  decodeImage,
+  type CompiledPreprocessOptions,
+  type ModelImage,
+} from '@crank/vision';
 import type { CrankContext } from './crank-library.js';
-import { DynamicBatcher } from '@crank/vision';
 
 /** Options of a {@link GpuImageClassifier}. */
 export interface GpuImageClassifierOptions {
@@ -49,7 +54,7 @@ export class GpuImageClassifier {
     const decoded = await Promise.all(
       images.map((bytes, index) =>
         decodeImage(bytes, this.options.preprocess).catch((error: unknown) => {
-          throw field === 'images' ? renamed(error, `images[${index}]`, index) : error;
+          throw field === 'images' ? batchImageError(error, index) : error;
         }),
       ),
     );
@@ -67,39 +72,11 @@ export class GpuImageClassifier {
   }
 
   private read(row: Float32Array, image: ModelImage, threshold: number): ImageClassification {
-    const scores: Record<string, number> = {};
-    let best = 0;
-    this.options.labels.forEach((label, index) => {
-      scores[label] = clamp(row[index] ?? 0);
-      if ((row[index] ?? 0) > (row[best] ?? 0)) best = index;
-    });
-    const unsafeScore = clamp(
-      this.options.unsafeLabels.reduce((sum, label) => sum + (scores[label] ?? 0), 0),
+    return classificationOf(
+      row,
+      image,
+      { labels: this.options.labels, unsafeLabels: this.options.unsafeLabels },
+      threshold,
     );
-    const label = this.options.labels[best] as string;
-    return {
-      label,
-      score: scores[label] ?? 0,
-      scores,
-      unsafeScore,
-      safe: unsafeScore < threshold,
-      width: image.width,
-      height: image.height,
-    };
   }
-}
-
-/** Float32 softmax output can stray past 1 by an ulp; the contract says 0 to 1. */
-function clamp(value: number): number {
-  return Math.min(1, Math.max(0, value));
-}
-
-function renamed(error: unknown, name: string, index: number): unknown {
-  if (!(error instanceof ImageError)) return error;
-  return new CapabilityError(
-    error.code,
-    error.message.replace(/^image:/, `${name}:`),
-    { ...error.details, index },
-    { cause: error },
-  );
 }

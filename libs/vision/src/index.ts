@@ -25,3 +25,4 @@ export {
 } from './preprocess-options.js';
 export { MAX_IMAGE_BYTES, readClassifyRequest, type ClassifyRequest } from './classify-request.js';
 export { DynamicBatcher, type BatchRun, type DynamicBatcherOptions } from './dynamic-batcher.js';
+export { batchImageError, classificationOf, type ClassLabels } from './classification.js';

@@ -1,5 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import type { DebugEchoInput, DebugEchoOutput } from '@crank/capabilities';
+import {
+  DEBUG_ECHO_STREAM,
+  type DebugEchoInput,
+  type DebugEchoOutput,
+  type DebugEchoStreamInput,
+  type DebugEchoStreamOutput,
+} from '@crank/capabilities';
 import { CapabilityError, type HandlerContext } from '@crank/worker-runtime';
 import { CapabilityHandler } from '@crank/worker-runtime/nest';
 import { ECHO } from './echo-capability.js';
@@ -14,6 +20,13 @@ export class EchoHandlers {
     if (input.failWith)
       throw new CapabilityError(input.failWith, `failed on request (failWith=${input.failWith})`);
     return { message: input.message, workerId: ctx.workerId, receivedAt };
+  }
+
+  /** `debug.echo-stream`: each record back as it arrives, numbered. */
+  @CapabilityHandler(DEBUG_ECHO_STREAM)
+  async *echoStream(records: AsyncIterable<DebugEchoStreamInput>): AsyncIterable<DebugEchoStreamOutput> {
+    let seq = 0;
+    for await (const { message } of records) yield { message, seq: seq++ };
   }
 }
 

@@ -62,6 +62,7 @@ export class Capability<TInput = unknown, TOutput = unknown, TMode extends Strea
    * (`; charset=...`) are ignored.
    */
   acceptsMediaType(contentType: string): boolean {
+    if (contentType === JSON_MEDIA_TYPE || contentType === '') return true;
     const type = mediaTypeOf(contentType);
     if (isJsonMediaType(type)) return true;
     for (const accepted of this.definition.inputMediaTypes) {
@@ -95,6 +96,7 @@ export class Capability<TInput = unknown, TOutput = unknown, TMode extends Strea
    * @throws InvalidInputError - naming each JSON path and rule, e.g. `input /message: must be string`
    */
   assertInput(value: unknown): TInput {
+    if (this.#validateInput(value)) return value as TInput;
     const issues = this.validateInput(value);
     if (issues.length > 0) {
       throw new InvalidInputError(`invalid input for ${this.key}: ${formatIssues('input', issues)}`, issues, {
@@ -115,6 +117,7 @@ export class Capability<TInput = unknown, TOutput = unknown, TMode extends Strea
    * @throws ContractViolationError - when the worker's output breaks the schema, naming each path
    */
   assertOutput(value: unknown): TOutput {
+    if (this.#validateOutput(value)) return value as TOutput;
     const issues = this.validateOutput(value);
     if (issues.length > 0) {
       throw new ContractViolationError(
@@ -158,6 +161,8 @@ export function instantiateCapability<
   return construct(definition) as unknown as Capability<TInput, TOutput, TMode>;
 }
 
+const JSON_MEDIA_TYPE = 'application/json';
+
 /** The media type of a Content-Type value, lower case, without parameters; '' stands for JSON. */
 export function mediaTypeOf(contentType: string): string {
   const semicolon = contentType.indexOf(';');
@@ -166,6 +171,8 @@ export function mediaTypeOf(contentType: string): string {
 
 /** Whether a media type is JSON: `application/json`, `application/*+json`, or '' (the default). */
 export function isJsonMediaType(mediaType: string): boolean {
+  // The common case, without the allocations of parsing it.
+  if (mediaType === JSON_MEDIA_TYPE || mediaType === '') return true;
   const type = mediaTypeOf(mediaType);
   return (
     type === '' || type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'))

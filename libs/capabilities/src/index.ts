@@ -99,7 +99,14 @@ export {
   type DocumentSourceFormat,
   type DocumentTargetFormat,
 } from './catalog/convert-document.js';
-export { DEBUG_ECHO, type DebugEchoInput, type DebugEchoOutput } from './catalog/debug-echo.js';
+export {
+  DEBUG_ECHO,
+  DEBUG_ECHO_STREAM,
+  type DebugEchoInput,
+  type DebugEchoOutput,
+  type DebugEchoStreamInput,
+  type DebugEchoStreamOutput,
+} from './catalog/debug-echo.js';
 export {
   WARNINGS_MAX,
   type EmailAddress,

@@ -62,11 +62,24 @@ export function assertValidRange(range: string): string {
  */
 export function satisfiesRange(version: string, range: string): boolean {
   const parsed = parseRange(range);
-  try {
-    return parsed.test(version);
-  } catch {
-    return false;
+  const semverVersion = parseVersion(version);
+  return semverVersion !== undefined && parsed.test(semverVersion);
+}
+
+/**
+ * Parsed versions by their text, for the same reason as {@link parsedRanges}: workers offer a
+ * handful of versions, matched on every call. `null` marks text that is not a version.
+ */
+const parsedVersions = new Map<string, semver.SemVer | null>();
+
+function parseVersion(version: string): semver.SemVer | undefined {
+  let parsed = parsedVersions.get(version);
+  if (parsed === undefined) {
+    parsed = semver.parse(version);
+    if (parsedVersions.size >= PARSED_RANGES_MAX) parsedVersions.clear();
+    parsedVersions.set(version, parsed);
   }
+  return parsed ?? undefined;
 }
 
 /**

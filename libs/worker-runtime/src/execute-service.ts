@@ -1,17 +1,23 @@
 import { once } from 'node:events';
-import { Metadata, type sendUnaryData, type ServerDuplexStream, type ServerUnaryCall } from '@grpc/grpc-js';
+import {
+  Metadata,
+  type sendUnaryData,
+  type ServerDuplexStream,
+  type ServerUnaryCall,
+  type StatusObject,
+} from '@grpc/grpc-js';
 import { ContractViolationError, CrankError, isJsonMediaType, type Capability } from '@crank/capabilities';
 import type { CrankClient } from '@crank/controller-client';
 import {
   ACCEPTED_HEADER,
   Payload,
   StreamFrame,
-  timerDelayMs,
   type ExecuteRequest,
   type ExecuteResponse,
   type WorkerServer,
 } from '@crank/proto';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { CapabilitySlots, SlotEntry } from './capability-slots.js';
 import type { BinaryOutput, HandlerContext } from './handler.js';
 import { asCrankError, statusOf } from './grpc-status.js';
@@ -56,6 +62,86 @@ interface CallHead {
   jobId?: string;
 }
 
+/** A unary call accepted in this turn of the event loop, not yet told the controller so. */
+interface Unannounced {
+  readonly call: IncomingCall;
+  /** Answered already: its answer carried the news. */
+  done: boolean;
+}
+
+/**
+ * The context of one accepted call. A class rather than an object literal, so that its getters
+ * live on the prototype; its AbortSignal is made on first use, because making one costs more than
+ * the rest of a short call's bookkeeping and most handlers of short calls never look at it.
+ */
+class CallContext implements HandlerContext {
+  /** Why the call was aborted (cancel, deadline, drain); undefined while it runs. */
+  abortReason: CrankError | undefined;
+  /** Told once when the call is aborted (the unary path answers at once). */
+  onAbort: ((reason: CrankError) => void) | undefined;
+  private controller: AbortController | undefined;
+  private logger_: Logger | undefined;
+  private progress_: ProgressReporter | undefined;
+
+  constructor(
+    private readonly deps: ExecuteServiceDeps,
+    readonly capability: string,
+    readonly version: string,
+    readonly requestId: string,
+    readonly caller: string,
+    readonly contentType: string,
+    readonly jobId: string | undefined,
+    readonly deadline: Date | undefined,
+  ) {
+    if (jobId) this.progress_ = new ProgressReporter(jobId, deps.progressSink, () => this.logger);
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abortReason) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
+  get logger(): Logger {
+    this.logger_ ??= this.deps.logger.child({
+      capability: this.capability,
+      version: this.version,
+      requestId: this.requestId,
+    });
+    return this.logger_;
+  }
+
+  get workerId(): string {
+    return this.deps.workerId;
+  }
+
+  get client(): CrankClient {
+    return this.deps.client();
+  }
+
+  get metrics(): Registry {
+    return this.deps.metrics.registry;
+  }
+
+  progress(fraction: number, message?: string): void {
+    this.progress_?.report(fraction, message);
+  }
+
+  abort(reason: CrankError): void {
+    if (this.abortReason) return;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+    this.onAbort?.(reason);
+  }
+
+  /** The call ended: no more progress reports. */
+  end(): void {
+    this.progress_?.end();
+  }
+}
+
 /**
  * The `crank.v1.Worker` service: runs handlers with validation, slots, deadlines and metrics. A
  * call's slot is freed the moment it is cancelled, runs out of time or is aborted by the drain
@@ -64,21 +150,33 @@ interface CallHead {
  */
 export function createExecuteService(deps: ExecuteServiceDeps): WorkerServer {
   // One drain listener for all calls rather than one per call: there may be thousands running.
-  const running = new Set<AbortController>();
+  const running = new Set<CallContext>();
   deps.drainSignal.addEventListener(
     'abort',
     () => {
-      for (const abort of running) abort.abort(new CrankError('UNAVAILABLE', 'worker drain deadline passed'));
+      for (const ctx of running) ctx.abort(new CrankError('UNAVAILABLE', 'worker drain deadline passed'));
     },
     { once: true },
   );
+
+  // A unary call tells the controller it was accepted ("do not send this elsewhere") with a
+  // header. Sending that header on its own costs a write of its own per call; a call answered
+  // within the same turn of the event loop carries the news in its answer (headers, or the
+  // trailers of an error) instead, so only calls still running at the next turn send it alone.
+  // That is when the header would have left the process anyway: HTTP/2 writes are flushed there.
+  let unannounced: Unannounced[] = [];
+  const announce = (): void => {
+    const batch = unannounced;
+    unannounced = [];
+    for (const pending of batch) if (!pending.done) pending.call.sendMetadata(acceptedMetadata());
+  };
 
   /** Checks acceptance, takes a slot and builds the context; throws before anything was accepted. */
   const begin = (
     head: CallHead,
     call: IncomingCall,
     unary: boolean,
-  ): { entry: SlotEntry; ctx: HandlerContext; finish: (error?: unknown) => void } => {
+  ): { entry: SlotEntry; ctx: CallContext; finish: (error?: unknown) => void } => {
     if (!deps.fromController(call)) {
       throw new CrankError('PERMISSION_DENIED', 'only the controller may call a worker directly');
     }
@@ -98,63 +196,44 @@ export function createExecuteService(deps: ExecuteServiceDeps): WorkerServer {
       );
     }
     deps.slots.acquire(entry);
-    call.sendMetadata(acceptedMetadata());
-    const abort = new AbortController();
-    running.add(abort);
     const deadline = toDate(call.getDeadline());
-    let timer: NodeJS.Timeout | undefined;
-    if (deadline) {
-      timer = setTimeout(
-        () =>
-          abort.abort(new CrankError('DEADLINE_EXCEEDED', 'the deadline passed before the call completed')),
-        timerDelayMs(deadline.getTime() - Date.now()),
-      );
-      timer.unref();
-    }
-    const onCancel = (): void => abort.abort(new CrankError('CANCELLED', 'the caller cancelled the call'));
-    call.once('cancelled', onCancel);
-    let logger: Logger | undefined;
-    const progress = head.jobId
-      ? new ProgressReporter(head.jobId, deps.progressSink, () => ctx.logger)
-      : undefined;
-    const ctx: HandlerContext = {
-      signal: abort.signal,
+    const ctx = new CallContext(
+      deps,
+      capability.id,
+      capability.version,
+      head.requestId,
+      head.caller,
+      head.contentType || JSON_TYPE,
+      head.jobId,
       deadline,
-      // Built on first use: most handlers never log, and a child logger costs an allocation.
-      get logger() {
-        logger ??= deps.logger.child({
-          capability: capability.id,
-          version: capability.version,
-          requestId: head.requestId,
-        });
-        return logger;
-      },
-      capability: capability.id,
-      version: capability.version,
-      requestId: head.requestId,
-      caller: head.caller,
-      workerId: deps.workerId,
-      contentType: head.contentType || JSON_TYPE,
-      jobId: head.jobId,
-      progress: (fraction, message) => progress?.report(fraction, message),
-      get client() {
-        return deps.client();
-      },
-      metrics: deps.metrics.registry,
-    };
+    );
+    running.add(ctx);
+    // grpc-js cancels a call whose deadline passes (and answers DEADLINE_EXCEEDED itself), so no
+    // timer of our own is needed: a cancel at or past the deadline is the deadline.
+    const onCancel = (): void =>
+      ctx.abort(
+        deadline && Date.now() >= deadline.getTime()
+          ? new CrankError('DEADLINE_EXCEEDED', 'the deadline passed before the call completed')
+          : new CrankError('CANCELLED', 'the caller cancelled the call'),
+      );
+    call.once('cancelled', onCancel);
+    let pending: Unannounced | undefined;
+    if (unary) {
+      pending = { call, done: false };
+      if (unannounced.push(pending) === 1) setImmediate(announce);
+    }
     const started = performance.now();
     let finished = false;
     const finish = (error?: unknown): void => {
       if (finished) return;
       finished = true;
-      if (timer) clearTimeout(timer);
-      progress?.end();
+      if (pending) pending.done = true;
+      ctx.end();
       call.removeListener('cancelled', onCancel);
-      running.delete(abort);
+      running.delete(ctx);
       const outcome = error === undefined ? 'ok' : asCrankError(error).code;
       deps.slots.release(entry, error === undefined);
-      deps.metrics.requests.inc({ capability: capability.id, version: capability.version, outcome });
-      deps.metrics.duration.observe({ capability: capability.id }, (performance.now() - started) / 1e3);
+      deps.metrics.recordCall(capability, outcome, (performance.now() - started) / 1e3);
       if (outcome === 'INTERNAL') ctx.logger.error({ event: 'handler_failed', err: error }, 'handler failed');
     };
     return { entry, ctx, finish };
@@ -165,8 +244,8 @@ export function createExecuteService(deps: ExecuteServiceDeps): WorkerServer {
    * may have thrown anything then); a handler's own contract error when its capability declares
    * the code; else a contract violation, logged where it happened.
    */
-  const failureOf = (capability: Capability, ctx: HandlerContext, error: unknown): CrankError => {
-    if (ctx.signal.aborted) return asCrankError(ctx.signal.reason);
+  const failureOf = (capability: Capability, ctx: CallContext, error: unknown): CrankError => {
+    if (ctx.abortReason) return ctx.abortReason;
     if (!(error instanceof CrankError)) return asCrankError(error);
     if (capability.mayFailWith(error.code, 'handler') || error instanceof ContractViolationError)
       return error;
@@ -213,32 +292,37 @@ export function createExecuteService(deps: ExecuteServiceDeps): WorkerServer {
         if (answered) return;
         answered = true;
         finish(error);
-        if (error) callback(statusOf(error), null);
+        if (error) callback(acceptedStatusOf(error), null);
         else callback(null, { output });
       };
       // Answered at once on cancel, deadline or drain, whether or not the handler stops.
-      const onAbort = (): void => answer(asCrankError(ctx.signal.reason));
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
-      void (async () => {
-        const input = decodeInput(capability, request.input);
-        const result = await entry.served.handler(input as never, ctx);
-        if (isAsyncIterable(result)) {
-          throw new CrankError(
-            'INTERNAL',
-            `handler of "${capability.id}" returned a stream for a unary call`,
-          );
-        }
-        return encodeOutput(capability, result);
-      })().then(
-        (output) => {
-          ctx.signal.removeEventListener('abort', onAbort);
-          answer(undefined, output);
-        },
-        (error: unknown) => {
-          ctx.signal.removeEventListener('abort', onAbort);
+      ctx.onAbort = (reason) => answer(reason);
+      let result: unknown;
+      try {
+        result = entry.served.handler(decodeInput(capability, request.input) as never, ctx);
+      } catch (error) {
+        answer(failureOf(capability, ctx, error));
+        return;
+      }
+      const settle = (value: unknown): void => {
+        if (answered) return;
+        try {
+          if (isAsyncIterable(value)) {
+            throw new CrankError(
+              'INTERNAL',
+              `handler of "${capability.id}" returned a stream for a unary call`,
+            );
+          }
+          answer(undefined, encodeOutput(capability, value));
+        } catch (error) {
           answer(failureOf(capability, ctx, error));
-        },
-      );
+        }
+      };
+      if (isPromiseLike(result)) {
+        result.then(settle, (error: unknown) => answer(failureOf(capability, ctx, error)));
+      } else {
+        settle(result);
+      }
     },
 
     executeStream(call: ServerDuplexStream<StreamFrame, StreamFrame>): void {
@@ -352,6 +436,13 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+/** The status of a call that failed after it was accepted: its trailers say it was. */
+function acceptedStatusOf(error: unknown): Partial<StatusObject> {
+  const status = statusOf(error);
+  status.metadata?.set(ACCEPTED_HEADER, '1');
+  return status;
+}
+
 function acceptedMetadata(): Metadata {
   const metadata = new Metadata();
   metadata.set(ACCEPTED_HEADER, '1');
@@ -406,6 +497,12 @@ function isBinaryOutput(value: unknown): value is BinaryOutput {
     value !== null &&
     (value as BinaryOutput).data instanceof Uint8Array &&
     typeof (value as BinaryOutput).contentType === 'string'
+  );
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function'
   );
 }
 

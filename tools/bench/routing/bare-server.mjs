@@ -17,10 +17,13 @@ export async function enrollBare(identity) {
   });
 }
 
-/** Serves `execute` as crank.v1.Worker/Execute with `tls`; logs `{ event: 'listening', port }`. */
-export function serveBare(tls, execute, onStop = () => undefined) {
+/**
+ * Serves `execute` and `executeStream` as crank.v1.Worker with `tls`; logs
+ * `{ event: 'listening', port }`.
+ */
+export function serveBare(tls, handlers, onStop = () => undefined) {
   const server = new Server();
-  server.addService(WorkerService, { execute, executeStream: (call) => call.end() });
+  server.addService(WorkerService, handlers);
   const credentials = ServerCredentials.createSsl(
     Buffer.from(tls.caPem),
     [{ private_key: Buffer.from(tls.keyPem), cert_chain: Buffer.from(tls.certPem) }],

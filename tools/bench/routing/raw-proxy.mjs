@@ -1,6 +1,6 @@
 // Baseline (c) of the routing benchmark: a bare grpc-js proxy over mTLS that forwards
-// crank.v1.Worker/Execute to the raw echo server and relays the answer. It does nothing Crank
-// does (no validation, routing, metrics): the cost of the extra hop alone.
+// crank.v1.Worker calls and streams to the raw echo server and relays the answers. It does nothing
+// Crank does (no validation, routing, metrics): the cost of the extra hop alone.
 import { Metadata } from '@grpc/grpc-js';
 import { channelCredentials } from '@crank/controller-client';
 import { WorkerClient } from '@crank/proto';
@@ -17,7 +17,16 @@ const upstream = new WorkerClient(
 );
 serveBare(
   identity,
-  (call, callback) =>
-    upstream.execute(call.request, new Metadata(), (error, response) => callback(error, response)),
+  {
+    execute: (call, callback) =>
+      upstream.execute(call.request, new Metadata(), (error, response) => callback(error, response)),
+    executeStream: (call) => {
+      const relayed = upstream.executeStream(new Metadata());
+      call.pipe(relayed);
+      relayed.pipe(call);
+      relayed.on('error', (error) => call.destroy(error));
+      call.on('error', () => relayed.cancel());
+    },
+  },
   () => upstream.close(),
 );

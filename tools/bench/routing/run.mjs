@@ -1,15 +1,23 @@
 #!/usr/bin/env node
-// Routing benchmark: calls/s and p50/p99 latency at concurrency 1, 16 and 64 for
-//   (a) a bare grpc-js echo over mTLS, one hop (baseline), and
-//   (b) the same payload through CrankClient -> controller -> echo worker (two mTLS hops, input and
-//       output validated, routed, metered),
-// measured in one run on this machine, with the ratio b/a. Needs `npx nx run-many -t build`.
-//   node tools/bench/routing/run.mjs [--seconds 3] [--levels 1,16,64]
+// Routing benchmark: what the controller and the worker runtime cost over the hop itself.
+//   (a) a bare grpc-js echo over mTLS, one hop;
+//   (c) the same through a bare grpc-js proxy: two hops, no Crank logic;
+//   (b) CrankClient -> controller -> echo worker (two mTLS hops, input and output validated,
+//       routed, metered),
+// at concurrency 1, 16 and 64, for a small and a 64 KiB JSON payload; then records/s through a
+// bidi stream of 1 KiB records, (c) a bare grpc-js relay against (b) InvokeStream. Each cell is
+// measured in several rounds whose order of paths turns, and the medians are printed: the machine
+// is shared, and a burst of noise must not land on one path only. CPU per call is read from /proc
+// for every process. Needs `npx nx run-many -t build`.
+//   node tools/bench/routing/run.mjs [--seconds 1] [--rounds 5] [--levels 1,16,64]
+//     [--payloads 46,65536] [--stream-seconds 3] [--only a,b,c,stream]
+//     [--node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"]   (profiles the controller and workers)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Metadata } from '@grpc/grpc-js';
@@ -19,19 +27,26 @@ import {
   channelCredentials,
   controllerLocation,
 } from '@crank/controller-client';
-import { ExecuteRequest, WorkerClient } from '@crank/proto';
+import { ExecuteRequest, StreamFrame, WorkerClient } from '@crank/proto';
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '1' },
+    rounds: { type: 'string', default: '5' },
     levels: { type: 'string', default: '1,16,64' },
-    // e.g. --node-args="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the controller and workers.
+    payloads: { type: 'string', default: '46,65536' },
+    'stream-seconds': { type: 'string', default: '3' },
+    only: { type: 'string', default: 'a,b,c,stream' },
     'node-args': { type: 'string', default: '' },
   },
 });
 const nodeArgs = values['node-args'].split(' ').filter(Boolean);
 const seconds = Number(values.seconds);
+const rounds = Number(values.rounds);
+const streamSeconds = Number(values['stream-seconds']);
 const levels = values.levels.split(',').map(Number);
+const payloadSizes = values.payloads.split(',').map(Number);
+const only = new Set(values.only.split(','));
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const dataDir = mkdtempSync(join(tmpdir(), 'crank-bench-'));
 const children = [];
@@ -51,14 +66,13 @@ function start(script, env, event) {
   });
   children.push(child);
   return new Promise((resolve, reject) => {
-    const resolveWithPid = (parsed) => resolve({ ...parsed, pid: child.pid });
     let buffered = '';
     child.stdout.on('data', (chunk) => {
       buffered += chunk;
       for (const line of buffered.split('\n').slice(0, -1)) {
         try {
           const parsed = JSON.parse(line);
-          if (parsed.event === event) resolveWithPid(parsed);
+          if (parsed.event === event) resolve({ ...parsed, pid: child.pid });
         } catch {
           // not JSON
         }
@@ -79,14 +93,33 @@ function cpuMs(pid) {
   }
 }
 
-/**
- * Runs `call` from `concurrency` loops for `seconds`; returns calls/s, latency percentiles (ms) and
- * the CPU each watched process spent per call (µs).
- */
-async function measure(call, concurrency, watched = {}) {
-  const cpuBefore = Object.fromEntries(Object.entries(watched).map(([name, pid]) => [name, cpuMs(pid)]));
+/** Resident memory of a process, MB, from /proc. */
+function rssMb(pid) {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU each watched process spends while `run` runs, per unit of work (µs). */
+async function withCpu(watched, run) {
+  const before = Object.fromEntries(Object.entries(watched).map(([name, pid]) => [name, cpuMs(pid)]));
+  const result = await run();
+  result.cpuUs = Object.fromEntries(
+    Object.entries(watched).map(([name, pid]) => [
+      name,
+      ((cpuMs(pid) - before[name]) * 1000) / Math.max(1, result.units),
+    ]),
+  );
+  return result;
+}
+
+/** Runs `call` from `concurrency` loops for `seconds`: calls/s and latency percentiles (ms). */
+async function measureCalls(call, concurrency) {
   const latencies = [];
-  const deadline = performance.now() + seconds * 1000;
+  const startedAt = performance.now();
+  const deadline = startedAt + seconds * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < deadline) {
@@ -96,15 +129,46 @@ async function measure(call, concurrency, watched = {}) {
       }
     }),
   );
-  const cpuPerCallUs = Object.fromEntries(
-    Object.entries(watched).map(([name, pid]) => [
-      name,
-      ((cpuMs(pid) - cpuBefore[name]) * 1000) / Math.max(1, latencies.length),
-    ]),
-  );
   latencies.sort((x, y) => x - y);
   const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-  return { rps: latencies.length / seconds, p50: pct(0.5), p99: pct(0.99), cpuPerCallUs };
+  const elapsed = (performance.now() - startedAt) / 1000;
+  return { units: latencies.length, rate: latencies.length / elapsed, p50: pct(0.5), p99: pct(0.99) };
+}
+
+const median = (xs) => {
+  const sorted = xs.filter((x) => !Number.isNaN(x)).sort((x, y) => x - y);
+  return sorted.length === 0 ? Number.NaN : sorted[Math.floor(sorted.length / 2)];
+};
+
+/** Measures `paths` (name -> { run, watched }) in `rounds` rounds, turning their order each round. */
+async function compare(paths) {
+  const names = Object.keys(paths).filter((name) => only.has(name));
+  const samples = Object.fromEntries(names.map((name) => [name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(round + i) % names.length];
+      samples[name].push(await withCpu(paths[name].watched, paths[name].run));
+    }
+  }
+  const summary = {};
+  for (const name of names) {
+    const runs = samples[name];
+    summary[name] = {
+      rate: median(runs.map((r) => r.rate)),
+      p50: median(runs.map((r) => r.p50)),
+      p99: median(runs.map((r) => r.p99)),
+      cpuUs: Object.fromEntries(
+        Object.keys(paths[name].watched).map((who) => [who, median(runs.map((r) => r.cpuUs[who]))]),
+      ),
+      runs,
+    };
+  }
+  // Ratios are taken per round, then their median: both sides of a ratio saw the same noise.
+  summary.ratio = (x, pickX, y, pickY = pickX) =>
+    x in samples && y in samples
+      ? median(samples[x].map((r, i) => pickX(r) / pickY(samples[y][i])))
+      : Number.NaN;
+  return summary;
 }
 
 try {
@@ -132,74 +196,165 @@ try {
     { ...env, CRANK_BENCH_PROXY_TARGET: `127.0.0.1:${raw.port}` },
     'listening',
   );
+  // Idle: started, registered, no call yet (timers and start-up garbage settled).
+  await sleep(3_000);
+  const idleRss = { controller: rssMb(controller.pid), worker: rssMb(worker.pid) };
 
   const location = controllerLocation({ address: env.CRANK_CONTROLLER_URL, dataDir });
   const identity = await callerIdentity(location, 'bench', { home: join(dataDir, 'caller-home') });
   const crank = CrankClient.create(location.address, identity);
-  const bare = new WorkerClient(`127.0.0.1:${raw.port}`, channelCredentials(identity.caPem, identity), {
-    'grpc.ssl_target_name_override': 'raw-echo',
-    'grpc.default_authority': 'raw-echo',
-  });
-  const input = { message: 'hello from the routing benchmark' };
-  const request = ExecuteRequest.fromPartial({
-    capability: 'debug.echo',
-    version: '1.0.0',
-    input: { contentType: 'application/json', data: Buffer.from(JSON.stringify(input)) },
-  });
-  const viaProxy = new WorkerClient(`127.0.0.1:${proxy.port}`, channelCredentials(identity.caPem, identity), {
-    'grpc.ssl_target_name_override': 'raw-proxy',
-    'grpc.default_authority': 'raw-proxy',
-  });
-  const execute = (client) => () =>
-    new Promise((resolve, reject) =>
-      client.execute(request, new Metadata(), (e, r) => (e ? reject(e) : resolve(r))),
-    );
-  const callBare = execute(bare);
-  const callProxy = execute(viaProxy);
-  const callCrank = () => crank.invoke('debug.echo', input);
-
-  // Warm every path (connections, JIT) before measuring.
-  for (const call of [callBare, callProxy, callCrank]) await measure(call, 8);
-
-  const rows = [];
-  for (const concurrency of levels) {
-    const a = await measure(callBare, concurrency, { client: process.pid, server: raw.pid });
-    const c = await measure(callProxy, concurrency, {
-      client: process.pid,
-      proxy: proxy.pid,
-      server: raw.pid,
+  const bareClient = (port, name) =>
+    new WorkerClient(`127.0.0.1:${port}`, channelCredentials(identity.caPem, identity), {
+      'grpc.ssl_target_name_override': name,
+      'grpc.default_authority': name,
     });
-    const b = await measure(callCrank, concurrency, {
-      client: process.pid,
-      controller: controller.pid,
-      worker: worker.pid,
+  const bare = bareClient(raw.port, 'raw-echo');
+  const viaProxy = bareClient(proxy.port, 'raw-proxy');
+
+  const pids = { client: process.pid };
+  const watchA = { ...pids, server: raw.pid };
+  const watchC = { ...pids, proxy: proxy.pid, server: raw.pid };
+  const watchB = { ...pids, controller: controller.pid, worker: worker.pid };
+
+  const results = [];
+  for (const size of payloadSizes) {
+    // A JSON text of `size` bytes: the message fills what the envelope leaves.
+    const input = { message: 'x'.repeat(Math.max(1, size - JSON.stringify({ message: '' }).length)) };
+    const request = ExecuteRequest.fromPartial({
+      capability: 'debug.echo',
+      version: '1.0.0',
+      input: { contentType: 'application/json', data: Buffer.from(JSON.stringify(input)) },
     });
-    rows.push({ concurrency, a, b, c });
+    const execute = (client) => () =>
+      new Promise((resolve, reject) =>
+        client.execute(request, new Metadata(), (e, r) => (e ? reject(e) : resolve(r))),
+      );
+    const calls = { a: execute(bare), c: execute(viaProxy), b: () => crank.invoke('debug.echo', input) };
+    // Warm every path (connections, JIT) before measuring.
+    for (const call of Object.values(calls)) await measureCalls(call, 8);
+    for (const concurrency of levels) {
+      const paths = {
+        a: { run: () => measureCalls(calls.a, concurrency), watched: watchA },
+        c: { run: () => measureCalls(calls.c, concurrency), watched: watchC },
+        b: { run: () => measureCalls(calls.b, concurrency), watched: watchB },
+      };
+      results.push({ size: JSON.stringify(input).length, concurrency, ...(await compare(paths)) });
+    }
   }
-  const f = (n, d = 0) => n.toFixed(d).padStart(7);
-  const cell = (m) => `${f(m.rps)} ${f(m.p50, 2)} ${f(m.p99, 2)}`;
-  console.log(`routing benchmark, ${seconds} s per cell, payload ${JSON.stringify(input).length} B JSON`);
+
+  let stream;
+  if (only.has('stream')) {
+    const record = { message: 'x'.repeat(1024 - JSON.stringify({ message: '' }).length) };
+    const recordBytes = Buffer.from(JSON.stringify(record));
+    // (c): StreamFrame chunks through the bare relay to the bare echo, which sends each back.
+    const bareStream = async () => {
+      const call = viaProxy.executeStream(new Metadata());
+      const frame = StreamFrame.fromPartial({
+        frame: { $case: 'chunk', value: { contentType: 'application/json', data: recordBytes } },
+      });
+      let received = 0;
+      const reading = (async () => {
+        for await (const _ of call) received += 1;
+      })();
+      const startedAt = performance.now();
+      const deadline = startedAt + streamSeconds * 1000;
+      let sent = 0;
+      while (performance.now() < deadline) {
+        if (!call.write(frame)) await new Promise((resolve) => call.once('drain', resolve));
+        sent += 1;
+      }
+      call.end();
+      await reading;
+      if (received !== sent) throw new Error(`bare stream: sent ${sent}, received ${received}`);
+      return { units: received, rate: received / ((performance.now() - startedAt) / 1000) };
+    };
+    // (b): the same records through InvokeStream to debug.echo-stream, checked both ways.
+    const crankStream = async () => {
+      const startedAt = performance.now();
+      const deadline = startedAt + streamSeconds * 1000;
+      let sent = 0;
+      async function* records() {
+        while (performance.now() < deadline) {
+          sent += 1;
+          yield record;
+        }
+      }
+      let received = 0;
+      for await (const _ of crank.invokeStream('debug.echo-stream', records())) received += 1;
+      if (received !== sent) throw new Error(`crank stream: sent ${sent}, received ${received}`);
+      return { units: received, rate: received / ((performance.now() - startedAt) / 1000) };
+    };
+    await bareStream();
+    await crankStream();
+    stream = await compare({
+      c: { run: bareStream, watched: watchC },
+      b: { run: crankStream, watched: watchB },
+    });
+  }
+  if (process.env.THREADS) {
+    const { threadCpu } = await import('/tmp/threads.mjs');
+    for (const [n, c] of Object.entries({ controller, worker, raw, proxy }))
+      console.log('THREADS', n, JSON.stringify(threadCpu(c.pid)));
+  }
+  await sleep(3_000);
+  const afterRss = { controller: rssMb(controller.pid), worker: rssMb(worker.pid) };
+
+  const f = (n, d = 0) => (Number.isNaN(n) ? '-' : n.toFixed(d)).padStart(7);
+  const cell = (m) => (m ? `${f(m.rate)} ${f(m.p50, 2)} ${f(m.p99, 2)}` : `${f(NaN)} ${f(NaN)} ${f(NaN)}`);
+  const rate = (r) => r.rate;
+  const cpu = (who) => (r) => r.cpuUs[who];
+  console.log(
+    `routing benchmark: medians of ${rounds} rounds, ${seconds} s per cell; the order of the paths turns each round`,
+  );
   console.log('  (a) bare grpc-js echo over mTLS, one hop');
   console.log('  (c) the same through a bare grpc-js proxy: two hops, no Crank logic');
   console.log('  (b) CrankClient -> controller -> echo worker');
+  for (const size of [...new Set(results.map((r) => r.size))]) {
+    const rows = results.filter((x) => x.size === size);
+    console.log(`payload ${size} B JSON`);
+    console.log(
+      '  conc |  (a) calls/s  p50 ms  p99 ms |  (c) calls/s  p50 ms  p99 ms |  (b) calls/s  p50 ms  p99 ms |   b/c | b p50 - c p50',
+    );
+    for (const r of rows) {
+      const added = r.b && r.c ? r.b.p50 - r.c.p50 : Number.NaN;
+      console.log(
+        `  ${String(r.concurrency).padStart(4)} | ${cell(r.a)} | ${cell(r.c)} | ${cell(r.b)} | ${f(r.ratio('b', rate, 'c'), 2).slice(2)} | ${f(added, 2)} ms`,
+      );
+    }
+    console.log('  CPU per call, µs | controller  proxy  ratio | worker  server  ratio | client (b)  (c)');
+    for (const r of rows) {
+      if (!r.b) continue;
+      r.c ??= { cpuUs: {} };
+      console.log(
+        `  conc ${String(r.concurrency).padStart(4)}        |    ${f(r.b.cpuUs.controller)}${f(r.c.cpuUs.proxy)}${f(r.ratio('b', cpu('controller'), 'c', cpu('proxy')), 2)} | ${f(r.b.cpuUs.worker)}${f(r.c.cpuUs.server)}${f(r.ratio('b', cpu('worker'), 'c', cpu('server')), 2)} |    ${f(r.b.cpuUs.client)}${f(r.c.cpuUs.client)}`,
+      );
+    }
+  }
+  if (stream) {
+    console.log(
+      `stream: 1 KiB JSON records through one bidi stream, ${streamSeconds} s per round; records/s, CPU per record (µs)`,
+    );
+    console.log(
+      '  (c) bare grpc-js relay -> bare echo   (b) InvokeStream -> controller -> debug.echo-stream',
+    );
+    if (stream.c) {
+      console.log(
+        `  (c) ${f(stream.c.rate)} /s | proxy ${f(stream.c.cpuUs.proxy)} | server ${f(stream.c.cpuUs.server)} | client ${f(stream.c.cpuUs.client)}`,
+      );
+    }
+    if (stream.b) {
+      console.log(
+        `  (b) ${f(stream.b.rate)} /s | controller ${f(stream.b.cpuUs.controller)} | worker ${f(stream.b.cpuUs.worker)} | client ${f(stream.b.cpuUs.client)}`,
+      );
+    }
+    console.log(
+      `  b/c ${f(stream.ratio('b', rate, 'c'), 2)} | controller/proxy ${f(stream.ratio('b', cpu('controller'), 'c', cpu('proxy')), 2)} | worker/server ${f(stream.ratio('b', cpu('worker'), 'c', cpu('server')), 2)}`,
+    );
+  }
   console.log(
-    '  conc |  (a) calls/s  p50 ms  p99 ms |  (c) calls/s  p50 ms  p99 ms |  (b) calls/s  p50 ms  p99 ms |  b/a   c/a | b p99 added',
+    `RSS, MB: idle after start: controller ${idleRss.controller.toFixed(0)}, echo worker ${idleRss.worker.toFixed(0)}; ` +
+      `idle after the run: controller ${afterRss.controller.toFixed(0)}, echo worker ${afterRss.worker.toFixed(0)}`,
   );
-  for (const { concurrency, a, b, c } of rows) {
-    console.log(
-      `  ${String(concurrency).padStart(4)} | ${cell(a)} | ${cell(c)} | ${cell(b)} | ${(b.rps / a.rps).toFixed(2)}  ${(c.rps / a.rps).toFixed(2)} | ${(b.p99 - a.p99).toFixed(2)} ms`,
-    );
-  }
-  console.log('CPU per call (µs, user + system, from /proc; the client is this process):');
-  const fmt = (o) =>
-    Object.entries(o)
-      .map(([k, v]) => `${k} ${v.toFixed(0)}`)
-      .join(', ');
-  for (const { concurrency, a, b, c } of rows) {
-    console.log(
-      `  conc ${String(concurrency).padStart(2)}: (a) ${fmt(a.cpuPerCallUs)} | (c) ${fmt(c.cpuPerCallUs)} | (b) ${fmt(b.cpuPerCallUs)}`,
-    );
-  }
   viaProxy.close();
   crank.close();
   bare.close();

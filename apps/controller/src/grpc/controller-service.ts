@@ -18,6 +18,7 @@ import {
   type StreamFrame,
 } from '@crank/proto';
 import type { Logger } from 'pino';
+import { CallCancel } from '../invoke/call-signal.js';
 import type { InvocationService } from '../invoke/invocation-service.js';
 import type { StreamRelay } from '../invoke/stream-relay.js';
 import type { CertificateAuthority } from '../pki/certificate-authority.js';
@@ -224,7 +225,7 @@ export function createControllerService(deps: ControllerServiceDeps): Controller
 
     invoke: unary(logger, async (call) => {
       const peer = requirePeer(peers, call);
-      const abort = new AbortController();
+      const abort = new CallCancel();
       // grpc-js also reports 'cancelled' when a finished call's stream closes; listen only while
       // the call runs, so that finished calls cost no abort.
       const onCancel = (): void => abort.abort();
@@ -242,7 +243,7 @@ export function createControllerService(deps: ControllerServiceDeps): Controller
           requestId: request.requestId || randomUUID(),
           caller: forwardedFor ? forwardedFor.slice(0, 128) : peer.id,
           deadlineMs,
-          signal: abort.signal,
+          signal: abort,
           forwarded: peer.kind === 'controller',
         });
         return { output: result.output, workerId: result.workerId, version: result.version };

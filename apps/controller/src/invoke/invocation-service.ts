@@ -7,6 +7,7 @@ import type { ControllerMetrics } from '../metrics/controller-metrics.js';
 import type { Lease, Router } from '../routing/router.js';
 import type { WorkerConnections } from '../routing/worker-connections.js';
 import type { ByteBudget } from './byte-budget.js';
+import type { CallSignal } from './call-signal.js';
 import { checkInput, isJson, parseJson } from './payloads.js';
 
 /** A call as it reaches the controller, from gRPC or HTTP. */
@@ -20,7 +21,7 @@ export interface InvokeCall {
   caller: string;
   /** Absolute deadline in epoch ms. */
   deadlineMs?: number;
-  signal?: AbortSignal;
+  signal?: CallSignal;
   /** The job this call is an attempt of: the worker's progress reports go to it. */
   jobId?: string;
   /** Called each time the call is sent to a worker (once, unless it is retried elsewhere). */
@@ -89,7 +90,7 @@ export class InvocationService {
   constructor(private readonly options: InvocationServiceOptions) {}
 
   async invoke(call: InvokeCall): Promise<InvokeResult> {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     let outcome = 'ok';
     let giveBack: (() => void) | undefined;
     try {
@@ -101,8 +102,7 @@ export class InvocationService {
       throw error;
     } finally {
       giveBack?.();
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      this.options.metrics.recordRequest(call.capability, outcome, seconds);
+      this.options.metrics.recordRequest(call.capability, outcome, (performance.now() - started) / 1e3);
     }
   }
 
@@ -134,7 +134,7 @@ export class InvocationService {
     }
     checkInput(resolved, call.input);
 
-    const tried = new Set<string>();
+    let tried: Set<string> | undefined;
     for (let attempt = 0; ; attempt++) {
       const lease = await router.acquire(call.capability, call.range, {
         deadlineMs: call.deadlineMs,
@@ -151,9 +151,9 @@ export class InvocationService {
       }
       call.onDispatched?.(lease.worker.id);
       const started = performance.now();
-      const result = await this.execute(lease, call).catch((failure: WorkerFailure) => ({ failure }));
+      const result = await this.execute(lease, call);
       const latencyMs = performance.now() - started;
-      if (!('failure' in result)) {
+      if (result.failure === undefined) {
         try {
           const checked = this.checkOutput(lease, result.output);
           lease.release('answered', latencyMs);
@@ -167,7 +167,7 @@ export class InvocationService {
       lease.release(outcome, latencyMs, error.code);
       if (error.code === 'CONTRACT_VIOLATION') this.contractViolation(lease, error);
       if (!retryable || attempt >= this.options.maxRetries) throw error;
-      tried.add(lease.worker.id);
+      (tried ??= new Set()).add(lease.worker.id);
       this.options.metrics.retries.inc({ capability: lease.capability.id });
       this.options.logger.warn(
         {
@@ -182,7 +182,11 @@ export class InvocationService {
     }
   }
 
-  private execute(lease: Lease, call: InvokeCall): Promise<{ output: Payload }> {
+  /** Sends the call to the leased worker; a failure is resolved, read (never rejected). */
+  private execute(
+    lease: Lease,
+    call: InvokeCall,
+  ): Promise<{ output: Payload; failure?: undefined } | { failure: WorkerFailure }> {
     const { connections } = this.options;
     const client = connections.acquire(lease.worker);
     const request = ExecuteRequest.fromPartial({
@@ -193,7 +197,7 @@ export class InvocationService {
       caller: call.caller,
       jobId: call.jobId ?? '',
     });
-    return new Promise((resolve, reject) => {
+    return new Promise((resolve) => {
       let accepted = false;
       const grpcCall = client.execute(
         request,
@@ -206,15 +210,16 @@ export class InvocationService {
             resolve({ output: response.output ?? { contentType: '', data: Buffer.alloc(0) } });
             return;
           }
-          reject(
-            readWorkerFailure(error, {
+          resolve({
+            failure: readWorkerFailure(error, {
               capability: lease.capability,
               workerId: lease.worker.id,
-              accepted,
+              // A call that fails in the turn it was accepted in says so in its trailers only.
+              accepted: accepted || error.metadata?.get(ACCEPTED_HEADER).length > 0,
               callerAborted: call.signal?.aborted ?? false,
               deadlineMs: call.deadlineMs,
             }),
-          );
+          });
         },
       );
       grpcCall.on('metadata', (metadata: Metadata) => {

@@ -22,6 +22,17 @@ describe('payload checks', () => {
     expect(nestingExceeds(bytes('[[[[1]]]]'), 3)).toBe(true);
   });
 
+  it('counts the brackets after a string that ends in an escaped backslash', () => {
+    const text = JSON.stringify({ s: 'a backslash at the end \\', t: [[[[1]]]] });
+    expect(nestingExceeds(bytes(text), 3)).toBe(true);
+    expect(nestingExceeds(bytes(text), 5)).toBe(false);
+  });
+
+  it('passes long strings and unterminated text without counting what is inside', () => {
+    expect(nestingExceeds(bytes(JSON.stringify({ s: '['.repeat(100_000) })), 3)).toBe(false);
+    expect(nestingExceeds(bytes(`["${'['.repeat(10)}`), 3)).toBe(false);
+  });
+
   it('refuses a media type the capability does not take with UNSUPPORTED_FORMAT listing those it does', () => {
     const text = Payload.fromPartial({ contentType: 'text/plain', data: bytes('hi') });
     expect(() => checkInput(DEBUG_ECHO, text)).toThrow(

@@ -54,19 +54,18 @@ export function unsupportedMediaType(capability: Capability, contentType: string
 
 /**
  * Whether JSON text nests arrays and objects deeper than `max`, by one pass over the bytes
- * (brackets inside strings do not count). Cheaper than any parse, and it never recurses.
+ * (brackets inside strings do not count). Cheaper than any parse, and it never recurses: strings
+ * are skipped with `indexOf`, so a payload that is mostly one long string costs next to nothing.
  */
 export function nestingExceeds(bytes: Uint8Array, max: number): boolean {
+  // Each level takes at least one byte.
+  if (bytes.length <= max) return false;
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i] as number;
-    if (inString) {
-      if (b === 0x5c)
-        i++; // backslash: skip the escaped byte
-      else if (b === 0x22) inString = false;
-    } else if (b === 0x22) {
-      inString = true;
+    if (b === 0x22) {
+      i = stringEnd(bytes, i);
+      if (i < 0) return false; // unterminated: the parse will refuse it
     } else if (b === 0x5b || b === 0x7b) {
       if (++depth > max) return true;
     } else if (b === 0x5d || b === 0x7d) {
@@ -74,4 +73,18 @@ export function nestingExceeds(bytes: Uint8Array, max: number): boolean {
     }
   }
   return false;
+}
+
+/** The index of the quote that closes the string opened at `start`, or -1 when none does. */
+function stringEnd(bytes: Uint8Array, start: number): number {
+  let from = start + 1;
+  for (;;) {
+    const quote = bytes.indexOf(0x22, from);
+    if (quote < 0) return -1;
+    // Escaped when an odd number of backslashes precede it.
+    let backslashes = 0;
+    while (bytes[quote - 1 - backslashes] === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return quote;
+    from = quote + 1;
+  }
 }

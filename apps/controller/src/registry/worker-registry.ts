@@ -290,6 +290,11 @@ export class WorkerRegistry {
     return [...this.workers.values()];
   }
 
+  /** The live workers without a copy, for the routing hot path; do not change the registry while iterating. */
+  live(): IterableIterator<WorkerRecord> {
+    return this.workers.values();
+  }
+
   /**
    * Whether any live worker offers capability `id` (any version). Cheap: answered from a set
    * rebuilt when the registry's generation changes.

@@ -7,6 +7,7 @@ import {
 } from '@crank/capabilities';
 import { echo, timerDelayMs } from '@crank/proto';
 import { CircuitBreaker } from './circuit-breaker.js';
+import type { CallSignal } from '../invoke/call-signal.js';
 import type { OutlierDetector } from './outlier-detector.js';
 import {
   offerInFlight,
@@ -54,7 +55,7 @@ export interface Lease {
 export interface AcquireOptions {
   /** Absolute deadline (epoch ms); when unset the router's queue timeout applies. */
   deadlineMs?: number;
-  signal?: AbortSignal;
+  signal?: CallSignal;
   /** Workers already tried for this call. */
   exclude?: ReadonlySet<string>;
 }
@@ -97,9 +98,13 @@ export class Router {
   private readonly latencyMs = new Map<string, number>();
   private readonly queues = new Map<string, Waiter[]>();
   private turn = 0;
-  /** resolve() answers by `id|range`, valid while the registry's generation is unchanged. */
-  private readonly resolved = new Map<string, Capability>();
+  /** resolve() answers by id, then range, valid while the registry's generation is unchanged. */
+  private readonly resolved = new Map<string, Map<string, Capability>>();
+  private resolvedCount = 0;
   private resolvedGeneration = -1;
+  /** Scratch space of {@link tryLease}: the candidates of one choice, emptied after it. */
+  private readonly scratchWorkers: WorkerRecord[] = [];
+  private readonly scratchOffers: OfferedCapability[] = [];
 
   constructor(
     private readonly registry: WorkerRegistry,
@@ -122,16 +127,21 @@ export class Router {
    * @returns the highest offered version in range (its schemas validate the input up front)
    */
   resolve(capabilityId: string, range: string): Capability {
-    if (this.resolvedGeneration !== this.registry.generation) {
+    if (this.resolvedGeneration !== this.registry.generation || this.resolvedCount >= 1_000) {
       this.resolved.clear();
+      this.resolvedCount = 0;
       this.resolvedGeneration = this.registry.generation;
     }
-    const key = `${capabilityId}|${range}`;
-    const cached = this.resolved.get(key);
+    const cached = this.resolved.get(capabilityId)?.get(range);
     if (cached) return cached;
     const capability = this.resolveUncached(capabilityId, range);
-    if (this.resolved.size >= 1_000) this.resolved.clear();
-    this.resolved.set(key, capability);
+    let byRange = this.resolved.get(capabilityId);
+    if (!byRange) {
+      byRange = new Map();
+      this.resolved.set(capabilityId, byRange);
+    }
+    byRange.set(range, capability);
+    this.resolvedCount += 1;
     return capability;
   }
 
@@ -314,39 +324,57 @@ export class Router {
   }
 
   private tryLease(capabilityId: string, range: string, exclude?: ReadonlySet<string>): Lease | undefined {
-    const candidates: {
-      worker: WorkerRecord;
-      offer: OfferedCapability;
-      inFlight: number;
-      latency: number;
-    }[] = [];
-    for (const worker of this.registry.list()) {
+    const workers = this.scratchWorkers;
+    const offers = this.scratchOffers;
+    for (const worker of this.registry.live()) {
       if (!this.inRotation(worker, exclude)) continue;
       const offer = bestOffer(worker, capabilityId, range);
       if (!offer) continue;
-      const inFlight = offerInFlight(worker, offer);
-      if (inFlight >= offer.capability.definition.resources.maxConcurrency) continue;
-      candidates.push({ worker, offer, inFlight, latency: this.latencyMs.get(worker.id) ?? 0 });
+      if (offerInFlight(worker, offer) >= offer.capability.definition.resources.maxConcurrency) continue;
+      workers.push(worker);
+      offers.push(offer);
     }
-    if (candidates.length === 0) return undefined;
+    const count = workers.length;
+    if (count === 0) return undefined;
 
-    // Rotate the starting point so that equal candidates take turns.
-    const start = this.turn++ % candidates.length;
-    const rotated = [...candidates.slice(start), ...candidates.slice(0, start)];
-    let best = rotated[0] as (typeof rotated)[number];
-    for (const c of rotated.slice(1)) {
-      if (c.worker.gpu !== best.worker.gpu) {
-        if (c.worker.gpu) best = c;
+    // Start from a rotating point so that equal candidates take turns.
+    const start = this.turn++ % count;
+    let best = start;
+    let bestInFlight = offerInFlight(workers[start] as WorkerRecord, offers[start] as OfferedCapability);
+    let bestLatency = this.latencyMs.get((workers[start] as WorkerRecord).id) ?? 0;
+    for (let step = 1; step < count; step++) {
+      const i = (start + step) % count;
+      const worker = workers[i] as WorkerRecord;
+      if (worker.gpu !== (workers[best] as WorkerRecord).gpu) {
+        if (worker.gpu) {
+          best = i;
+          bestInFlight = offerInFlight(worker, offers[i] as OfferedCapability);
+          bestLatency = this.latencyMs.get(worker.id) ?? 0;
+        }
         continue;
       }
-      if (c.inFlight !== best.inFlight) {
-        if (c.inFlight < best.inFlight) best = c;
+      const inFlight = offerInFlight(worker, offers[i] as OfferedCapability);
+      if (inFlight !== bestInFlight) {
+        if (inFlight < bestInFlight) {
+          best = i;
+          bestInFlight = inFlight;
+          bestLatency = this.latencyMs.get(worker.id) ?? 0;
+        }
         continue;
       }
-      if (c.latency * LATENCY_TOLERANCE < best.latency) best = c;
+      const latency = this.latencyMs.get(worker.id) ?? 0;
+      if (latency * LATENCY_TOLERANCE < bestLatency) {
+        best = i;
+        bestLatency = latency;
+      }
     }
-    if (!this.breaker(best.worker.id).tryPass()) return undefined;
-    return this.lease(best.worker, best.offer);
+    const worker = workers[best] as WorkerRecord;
+    const offer = offers[best] as OfferedCapability;
+    // Emptied at once: the scratch arrays must not keep a worker that leaves alive.
+    workers.length = 0;
+    offers.length = 0;
+    if (!this.breaker(worker.id).tryPass()) return undefined;
+    return this.lease(worker, offer);
   }
 
   private lease(worker: WorkerRecord, offer: OfferedCapability): Lease {
@@ -420,6 +448,7 @@ export class Router {
    */
   private drainQueues(): void {
     for (const queue of this.queues.values()) {
+      if (queue.length === 0) continue;
       const failed = new Set<string>();
       for (const waiter of [...queue]) {
         const kind = `${waiter.range}|${[...(waiter.exclude ?? [])].sort().join(',')}`;

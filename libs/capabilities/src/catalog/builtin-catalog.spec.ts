@@ -45,6 +45,13 @@ const SAMPLES: Record<string, Samples> = {
     goodOutput: { message: 'hello', workerId: 'worker-1', receivedAt: '2026-11-27T12:00:00.123Z' },
     badOutput: { message: 'hello', workerId: 'worker-1', receivedAt: 'now' },
   },
+  'debug.echo-stream': {
+    goodInput: { message: 'hello' },
+    badInput: { message: 42 },
+    badPath: '/message',
+    goodOutput: { message: 'hello', seq: 0 },
+    badOutput: { message: 'hello', seq: -1 },
+  },
   'convert.document': {
     goodInput: { to: 'pdf', from: 'markdown', text: '# Title', options: { pageSize: 'A4', title: 'T' } },
     badInput: { from: 'docx', to: 'pdf', content: 'not base64!' },

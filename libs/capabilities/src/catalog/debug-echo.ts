@@ -68,3 +68,45 @@ export const DEBUG_ECHO = defineCapability<DebugEchoInput, DebugEchoOutput>({
   errorCodes: ERROR_CODES,
   idempotent: true,
 });
+
+/** One input record of `debug.echo-stream`. */
+export interface DebugEchoStreamInput {
+  message: string;
+}
+
+/** One output record of `debug.echo-stream`: an input record and its place in the stream. */
+export interface DebugEchoStreamOutput {
+  message: string;
+  /** Position of the record in the stream, from 0. */
+  seq: number;
+}
+
+/**
+ * `debug.echo-stream@1.0.0`: the streaming counterpart of {@link DEBUG_ECHO}, answering each input
+ * record as it arrives. Built for tests and benchmarks of streamed calls.
+ */
+export const DEBUG_ECHO_STREAM = defineCapability<DebugEchoStreamInput, DebugEchoStreamOutput, 'bidi'>({
+  id: 'debug.echo-stream',
+  version: '1.0.0',
+  description: 'Echoes each record of a stream, as it arrives, with its position in the stream.',
+  inputSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['message'],
+    properties: {
+      message: { type: 'string', maxLength: MESSAGE_MAX, description: 'Text to send back.' },
+    },
+  },
+  outputSchema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['message', 'seq'],
+    properties: {
+      message: { type: 'string', maxLength: MESSAGE_MAX, description: 'The message as received.' },
+      seq: { type: 'integer', minimum: 0, description: 'Position of the record in the stream, from 0.' },
+    },
+  },
+  errorCodes: ['INVALID_INPUT'],
+  streaming: 'bidi',
+  idempotent: true,
+});

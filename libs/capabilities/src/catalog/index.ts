@@ -4,7 +4,7 @@ import { CLASSIFY_EMAIL } from './classify-email.js';
 import { CLASSIFY_IMAGE } from './classify-image.js';
 import { CLASSIFY_SENTIMENT } from './classify-sentiment.js';
 import { CONVERT_DOCUMENT } from './convert-document.js';
-import { DEBUG_ECHO } from './debug-echo.js';
+import { DEBUG_ECHO, DEBUG_ECHO_STREAM } from './debug-echo.js';
 import { PARSE_EMAIL } from './parse-email.js';
 import { PARSE_MBOX } from './parse-mbox.js';
 import { STREAM_AGGREGATE } from './stream-aggregate.js';
@@ -17,6 +17,7 @@ export const BUILTIN_CAPABILITIES: readonly Capability[] = Object.freeze([
   CLASSIFY_SENTIMENT,
   CONVERT_DOCUMENT,
   DEBUG_ECHO,
+  DEBUG_ECHO_STREAM,
   PARSE_EMAIL,
   PARSE_MBOX,
   STREAM_AGGREGATE,

@@ -1,5 +1,8 @@
 import { pino } from 'pino';
+import { tuneHeapForRequests } from '@crank/proto';
 import { createControllerApp, type ControllerApp } from './create-controller-app.js';
+
+tuneHeapForRequests();
 
 // Reads env (CRANK_*), starts, and stops within a bounded time on SIGTERM/SIGINT. The process
 // exits on its own once close() is done: nothing the controller starts outlives it.

@@ -40,6 +40,12 @@ describe('controller and two echo workers', () => {
     const capabilities = await client.capabilities();
     expect(capabilities).toEqual([
       expect.objectContaining({ id: 'debug.echo', version: '1.0.0', liveWorkers: 2 }),
+      expect.objectContaining({
+        id: 'debug.echo-stream',
+        version: '1.0.0',
+        liveWorkers: 2,
+        streaming: 'bidi',
+      }),
     ]);
   });
 
@@ -167,6 +173,7 @@ describe('controller and two echo workers', () => {
     expect(health).toMatchObject({ status: 'serving', workerId: workers[0], registered: true });
     expect(health['capabilities']).toEqual([
       expect.objectContaining({ id: 'debug.echo', version: '1.0.0', ready: true }),
+      expect.objectContaining({ id: 'debug.echo-stream', version: '1.0.0', ready: true }),
     ]);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(
@@ -174,7 +181,7 @@ describe('controller and two echo workers', () => {
     );
     expect(await (await fetch(`${base}/version`)).json()).toMatchObject({ workerId: workers[0] });
     const docs = (await (await fetch(`${base}/docs/json`)).json()) as { capabilities: { id: string }[] };
-    expect(docs.capabilities.map((c) => c.id)).toEqual(['debug.echo']);
+    expect(docs.capabilities.map((c) => c.id)).toEqual(['debug.echo', 'debug.echo-stream']);
     expect((await fetch(`${base}/docs`)).headers.get('content-type')).toContain('text/html');
   });
 

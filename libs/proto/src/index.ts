@@ -103,7 +103,17 @@ export {
   type DescribedCapability,
   type StreamingModeName,
 } from './wire.js';
+export { tuneHeapForRequests } from './request-heap.js';
 export { MtlsListener, type MtlsListenerOptions, type TlsMaterial } from './mtls-listener.js';
+export {
+  SeriesCounter,
+  SeriesHistogram,
+  callRecorder,
+  type CounterSeries,
+  type HistogramSeries,
+  type MetricObject,
+  type MetricValue,
+} from './series-metrics.js';
 export {
   API_KEY_SCOPES,
   API_KEYS_FILE_NAME,

@@ -16,6 +16,7 @@ import {
   HealthService as HealthServiceDefinition,
   HeartbeatRequest,
   MtlsListener,
+  tuneHeapForRequests,
   PeerDirectory,
   RegisterRequest,
   WIRE_LIMITS,
@@ -115,6 +116,8 @@ export class CrankWorker {
    * @throws the registration's error when the controller refuses the declaration for good
    */
   async start(): Promise<void> {
+    // A worker process serves requests: its heap is tuned for objects that live for one call.
+    tuneHeapForRequests();
     await this.startServing();
   }
 

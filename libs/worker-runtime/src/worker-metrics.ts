@@ -1,12 +1,15 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { Capability } from '@crank/capabilities';
+import { SeriesCounter, SeriesHistogram, callRecorder } from '@crank/proto';
 import type { CapabilitySlots } from './capability-slots.js';
 
 /** A worker's Prometheus metrics, on its own registry. */
 export class WorkerMetrics {
   readonly registry = new Registry();
-  readonly requests: Counter<'capability' | 'version' | 'outcome'>;
-  readonly duration: Histogram<'capability'>;
+  readonly requests: SeriesCounter<'capability' | 'version' | 'outcome'>;
+  readonly duration: SeriesHistogram<'capability'>;
+  /** Counts one call and its handler time (seconds), by the capability and how it ended. */
+  readonly recordCall: (capability: Capability, outcome: string, seconds: number) => void;
 
   constructor(slots: CapabilitySlots, labels: Record<string, string>) {
     this.registry.setDefaultLabels(labels);
@@ -18,19 +21,25 @@ export class WorkerMetrics {
       eventLoopMonitoringPrecision: 100,
     });
     const registers = [this.registry];
-    this.requests = new Counter({
-      name: 'crank_worker_requests_total',
-      help: 'Calls handled by this worker, by capability, version and outcome (ok or the contract error code).',
-      labelNames: ['capability', 'version', 'outcome'],
-      registers,
-    });
-    this.duration = new Histogram({
-      name: 'crank_worker_request_duration_seconds',
-      help: 'Handler time per call, from acceptance to answer.',
-      labelNames: ['capability'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
-    });
+    this.requests = new SeriesCounter(
+      'crank_worker_requests_total',
+      'Calls handled by this worker, by capability, version and outcome (ok or the contract error code).',
+      ['capability', 'version', 'outcome'],
+    );
+    this.duration = new SeriesHistogram(
+      'crank_worker_request_duration_seconds',
+      'Handler time per call, from acceptance to answer.',
+      ['capability'],
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    );
+    // Series metrics speak prom-client's metric shape; its types do not know them.
+    this.registry.registerMetric(this.requests as unknown as Metric);
+    this.registry.registerMetric(this.duration as unknown as Metric);
+    this.recordCall = callRecorder(
+      (capability, outcome) =>
+        this.requests.series({ capability: capability.id, version: capability.version, outcome }),
+      (capability) => this.duration.series({ capability: capability.id }),
+    );
     new Gauge({
       name: 'crank_worker_inflight',
       help: 'Calls being handled now, by capability.',
@@ -57,11 +66,5 @@ export class WorkerMetrics {
         }
       },
     });
-  }
-
-  /** Counts one call and its handler time (seconds), by the capability and how it ended. */
-  recordCall(capability: Capability, outcome: string, seconds: number): void {
-    this.requests.inc({ capability: capability.id, version: capability.version, outcome });
-    this.duration.observe({ capability: capability.id }, seconds);
   }
 }

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { SeriesCounter, SeriesHistogram, callRecorder } from '@crank/proto';
 import type { WorkerRegistry } from '../registry/worker-registry.js';
 import { workerInFlight, workerState } from '../registry/worker-record.js';
 import type { Router } from '../routing/router.js';
@@ -21,12 +22,13 @@ export const UNKNOWN_CAPABILITY_LABEL = 'unknown';
  */
 export class ControllerMetrics {
   readonly registry = new Registry();
-  readonly requests: Counter<'capability' | 'outcome'>;
-  readonly duration: Histogram<'capability'>;
+  readonly requests: SeriesCounter<'capability' | 'outcome'>;
+  readonly duration: SeriesHistogram<'capability'>;
   readonly contractViolations: Counter<'capability' | 'worker'>;
   readonly retries: Counter<'capability'>;
   readonly jobsFinished: Counter<'capability' | 'state'>;
   readonly jobProcessing: Histogram<'capability'>;
+  private readonly recordCall: (capability: string, outcome: string, seconds: number) => void;
   /** Calls and errors of the last 15 minutes, for the dashboard. */
   readonly rates = new RequestRates();
 
@@ -43,19 +45,24 @@ export class ControllerMetrics {
       prefix: 'crank_controller_',
       eventLoopMonitoringPrecision: 100,
     });
-    this.requests = new Counter({
-      name: 'crank_requests_total',
-      help: 'Calls routed by the controller, by capability and outcome (ok or the contract error code).',
-      labelNames: ['capability', 'outcome'],
-      registers,
-    });
-    this.duration = new Histogram({
-      name: 'crank_request_duration_seconds',
-      help: 'Time from the call reaching the controller to its answer, including queueing.',
-      labelNames: ['capability'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
-    });
+    this.requests = new SeriesCounter(
+      'crank_requests_total',
+      'Calls routed by the controller, by capability and outcome (ok or the contract error code).',
+      ['capability', 'outcome'],
+    );
+    this.duration = new SeriesHistogram(
+      'crank_request_duration_seconds',
+      'Time from the call reaching the controller to its answer, including queueing.',
+      ['capability'],
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    );
+    // Series metrics speak prom-client's metric shape; its types do not know them.
+    this.registry.registerMetric(this.requests as unknown as Metric);
+    this.registry.registerMetric(this.duration as unknown as Metric);
+    this.recordCall = callRecorder(
+      (capability, outcome) => this.requests.series({ capability, outcome }),
+      (capability) => this.duration.series({ capability }),
+    );
     this.contractViolations = new Counter({
       name: 'crank_contract_violations_total',
       help: 'Worker answers that broke the capability output schema.',
@@ -135,8 +142,7 @@ export class ControllerMetrics {
   /** Counts one routed call and its duration. */
   recordRequest(capability: string, outcome: string, seconds: number): void {
     const label = this.capabilityLabel(capability);
-    this.requests.inc({ capability: label, outcome });
-    this.duration.observe({ capability: label }, seconds);
+    this.recordCall(label, outcome, seconds);
     this.rates.record(outcome !== 'ok');
   }
 

@@ -124,9 +124,14 @@ function errorCodeIssues(codes: readonly unknown[]): DefinitionIssue[] {
   return issues;
 }
 
-function schemaIssue(field: 'inputSchema' | 'outputSchema', schema: JsonSchema): DefinitionIssue | undefined {
+function schemaIssue(
+  field: 'inputSchema' | 'outputSchema',
+  schema: JsonSchema,
+  compile: boolean,
+): DefinitionIssue | undefined {
   const nonJson = findNonJson(schema);
   if (nonJson !== undefined) return { field, rule: 'json', message: `must be plain JSON: ${nonJson}` };
+  if (!compile) return undefined;
   try {
     compileSchema(schema);
     return undefined;
@@ -153,7 +158,10 @@ function refuse(label: string, issues: readonly DefinitionIssue[]): never {
  *
  * @throws InvalidCapabilityError - listing every broken field
  */
-export function compileCapabilityDefinition(raw: unknown): CapabilityDefinition {
+export function compileCapabilityDefinition(
+  raw: unknown,
+  { compileSchemas = true }: { compileSchemas?: boolean } = {},
+): CapabilityDefinition {
   if (!isRecord(raw)) {
     refuse('', [
       {
@@ -174,7 +182,7 @@ export function compileCapabilityDefinition(raw: unknown): CapabilityDefinition 
   if (Array.isArray(raw['errorCodes'])) issues.push(...errorCodeIssues(raw['errorCodes']));
   for (const field of ['inputSchema', 'outputSchema'] as const) {
     if (failed.has(field)) continue;
-    const issue = schemaIssue(field, raw[field] as JsonSchema);
+    const issue = schemaIssue(field, raw[field] as JsonSchema, compileSchemas);
     if (issue !== undefined) issues.push(issue);
   }
   if (issues.length > 0) {
@@ -225,6 +233,21 @@ export function defineCapability<TInput = unknown, TOutput = unknown, TMode exte
   init: CapabilityDefinitionInit<TMode>,
 ): Capability<TInput, TOutput, TMode> {
   return instantiateCapability<TInput, TOutput, TMode>(compileCapabilityDefinition(init));
+}
+
+/**
+ * {@link defineCapability} for the built-in catalog: every check but compiling the schemas, which
+ * waits for the first validation. Importing the catalog then costs no compilation (the catalog's
+ * tests compile every entry). Package-internal.
+ */
+export function defineBuiltinCapability<
+  TInput = unknown,
+  TOutput = unknown,
+  TMode extends StreamingMode = 'none',
+>(init: CapabilityDefinitionInit<TMode>): Capability<TInput, TOutput, TMode> {
+  return instantiateCapability<TInput, TOutput, TMode>(
+    compileCapabilityDefinition(init, { compileSchemas: false }),
+  );
 }
 
 /**

@@ -30,15 +30,22 @@ export class Capability<TInput = unknown, TOutput = unknown, TMode extends Strea
   readonly definition: CapabilityDefinition & { readonly streaming: TMode };
   /** `id@version`, e.g. `classify.email@1.0.0`: unique per capability version. */
   readonly key: string;
-  // Shared with every capability whose schema has the same content (see schema-compiler.ts).
-  readonly #validateInput: ValidateFunction;
-  readonly #validateOutput: ValidateFunction;
+  // Shared with every capability whose schema has the same content (see schema-compiler.ts), and
+  // compiled on first use: a process that loads the catalog validates a handful of its entries.
+  #validateInput: ValidateFunction | undefined;
+  #validateOutput: ValidateFunction | undefined;
 
   private constructor(definition: CapabilityDefinition) {
     this.definition = definition as CapabilityDefinition & { readonly streaming: TMode };
     this.key = `${definition.id}@${definition.version}`;
-    this.#validateInput = compileSchema(definition.inputSchema);
-    this.#validateOutput = compileSchema(definition.outputSchema);
+  }
+
+  get #input(): ValidateFunction {
+    return (this.#validateInput ??= compileSchema(this.definition.inputSchema));
+  }
+
+  get #output(): ValidateFunction {
+    return (this.#validateOutput ??= compileSchema(this.definition.outputSchema));
   }
 
   /** The capability id, e.g. `classify.email`. */
@@ -87,7 +94,7 @@ export class Capability<TInput = unknown, TOutput = unknown, TMode extends Strea
 
   /** Every way `value` breaks the input schema; empty when it is valid. */
   validateInput(value: unknown): SchemaIssue[] {
-    return this.#validateInput(value) ? [] : issuesFromAjv(this.#validateInput.errors);
+    return this.#input(value) ? [] : issuesFromAjv(this.#input.errors);
   }
 
   /**
@@ -96,7 +103,7 @@ export class Capability<TInput = unknown, TOutput = unknown, TMode extends Strea
    * @throws InvalidInputError - naming each JSON path and rule, e.g. `input /message: must be string`
    */
   assertInput(value: unknown): TInput {
-    if (this.#validateInput(value)) return value as TInput;
+    if (this.#input(value)) return value as TInput;
     const issues = this.validateInput(value);
     if (issues.length > 0) {
       throw new InvalidInputError(`invalid input for ${this.key}: ${formatIssues('input', issues)}`, issues, {
@@ -108,7 +115,7 @@ export class Capability<TInput = unknown, TOutput = unknown, TMode extends Strea
 
   /** Every way `value` breaks the output schema; empty when it is valid. */
   validateOutput(value: unknown): SchemaIssue[] {
-    return this.#validateOutput(value) ? [] : issuesFromAjv(this.#validateOutput.errors);
+    return this.#output(value) ? [] : issuesFromAjv(this.#output.errors);
   }
 
   /**
@@ -117,7 +124,7 @@ export class Capability<TInput = unknown, TOutput = unknown, TMode extends Strea
    * @throws ContractViolationError - when the worker's output breaks the schema, naming each path
    */
   assertOutput(value: unknown): TOutput {
-    if (this.#validateOutput(value)) return value as TOutput;
+    if (this.#output(value)) return value as TOutput;
     const issues = this.validateOutput(value);
     if (issues.length > 0) {
       throw new ContractViolationError(

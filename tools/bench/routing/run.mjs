@@ -67,14 +67,14 @@ function start(script, env, event) {
   children.push(child);
   return new Promise((resolve, reject) => {
     let buffered = '';
-    child.stdout.on('data', async (chunk) => {
+    child.stdout.on('data', (chunk) => {
       buffered += chunk;
       for (const line of buffered.split('\n').slice(0, -1)) {
         try {
           const parsed = JSON.parse(line);
           if (parsed.event === event) resolve({ ...parsed, pid: child.pid });
         } catch {
-          if (process.env.CHILD_LOG) (await import('node:fs')).appendFileSync(`/tmp/child-${child.pid}.log`, line + '\n');
+          // not JSON
         }
       }
       buffered = buffered.slice(buffered.lastIndexOf('\n') + 1);
@@ -233,15 +233,12 @@ try {
     // Warm every path (connections, JIT) before measuring.
     for (const call of Object.values(calls)) await measureCalls(call, 8);
     for (const concurrency of levels) {
-      const T0 = process.env.THREADS ? (await import('/tmp/threads.mjs')).threadCpu : null;
-      const before = T0 && { w: T0(worker.pid), s: T0(raw.pid), c: T0(controller.pid), p: T0(proxy.pid) };
       const paths = {
         a: { run: () => measureCalls(calls.a, concurrency), watched: watchA },
         c: { run: () => measureCalls(calls.c, concurrency), watched: watchC },
         b: { run: () => measureCalls(calls.b, concurrency), watched: watchB },
       };
       results.push({ size: JSON.stringify(input).length, concurrency, ...(await compare(paths)) });
-      if (T0) { const after = { w: T0(worker.pid), s: T0(raw.pid), c: T0(controller.pid), p: T0(proxy.pid) }; for (const k of Object.keys(after)) { const d = Object.entries(after[k]).map(([t, v]) => [t, v - (before[k][t] ?? 0)]).filter(([, v]) => v > 0); console.log('THREADS', concurrency, k, JSON.stringify(Object.fromEntries(d))); } }
     }
   }
 
@@ -293,11 +290,6 @@ try {
       c: { run: bareStream, watched: watchC },
       b: { run: crankStream, watched: watchB },
     });
-  }
-  if (process.env.THREADS && false) {
-    const { threadCpu } = await import('/tmp/threads.mjs');
-    for (const [n, c] of Object.entries({ controller, worker, raw, proxy }))
-      console.log('THREADS', n, JSON.stringify(threadCpu(c.pid)));
   }
   await sleep(3_000);
   const afterRss = { controller: rssMb(controller.pid), worker: rssMb(worker.pid) };

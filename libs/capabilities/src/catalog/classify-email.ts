@@ -1,4 +1,4 @@
-import { defineCapability } from '../capability-definition.js';
+import { defineBuiltinCapability } from '../capability-definition.js';
 import { MIB } from './base64-schema.js';
 
 /**
@@ -48,7 +48,7 @@ export const CLASSIFY_EMAIL_TOP_FEATURES = 10;
  * pushed the decision. 2.0.0 takes a whole RFC 5322 message (as `raw` or `message/rfc822`
  * bytes) besides its parts, and answers `topFeatures`; 1.0.0 took only the parts.
  */
-export const CLASSIFY_EMAIL = defineCapability<ClassifyEmailInput | Buffer, ClassifyEmailOutput>({
+export const CLASSIFY_EMAIL = defineBuiltinCapability<ClassifyEmailInput | Buffer, ClassifyEmailOutput>({
   id: 'classify.email',
   version: '2.0.0',
   description:

@@ -1,4 +1,4 @@
-import { defineCapability } from '../capability-definition.js';
+import { defineBuiltinCapability } from '../capability-definition.js';
 import { base64Schema, MIB } from './base64-schema.js';
 
 /** Largest image taken, raw or base64-decoded. */
@@ -111,7 +111,7 @@ const CLASSIFICATION_FIELDS = ['label', 'score', 'scores', 'unsafeScore', 'safe'
  * MobileNetV2) has five moderation classes, and callers want a verdict (`safe`), every score, and
  * batches.
  */
-export const CLASSIFY_IMAGE = defineCapability<ClassifyImageInput | Buffer, ClassifyImageOutput>({
+export const CLASSIFY_IMAGE = defineBuiltinCapability<ClassifyImageInput | Buffer, ClassifyImageOutput>({
   id: 'classify.image',
   version: '2.0.0',
   description:

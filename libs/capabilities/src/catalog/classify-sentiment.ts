@@ -1,4 +1,4 @@
-import { defineCapability } from '../capability-definition.js';
+import { defineBuiltinCapability } from '../capability-definition.js';
 
 /** Input of `classify.sentiment`. */
 export interface ClassifySentimentInput {
@@ -22,7 +22,7 @@ export const CLASSIFY_SENTIMENT_MAX_CHARS = 100_000;
  * `classify.sentiment@1.0.0`: positive, neutral or negative, from a lexicon model (valence of
  * words, with negation, intensifiers, capitals and punctuation taken into account).
  */
-export const CLASSIFY_SENTIMENT = defineCapability<ClassifySentimentInput, ClassifySentimentOutput>({
+export const CLASSIFY_SENTIMENT = defineBuiltinCapability<ClassifySentimentInput, ClassifySentimentOutput>({
   id: 'classify.sentiment',
   version: '1.0.0',
   description:

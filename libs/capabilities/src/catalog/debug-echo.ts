@@ -1,4 +1,4 @@
-import { defineCapability } from '../capability-definition.js';
+import { defineBuiltinCapability } from '../capability-definition.js';
 import { ERROR_CODES, type ErrorCode } from '../error-codes.js';
 
 /** Input of `debug.echo`. */
@@ -25,7 +25,7 @@ const MESSAGE_MAX = 65_536;
  * Built for tests and smoke checks, so it can also be slow (`delayMs`) or fail on request
  * (`failWith`, hence every contract code in `errorCodes`).
  */
-export const DEBUG_ECHO = defineCapability<DebugEchoInput, DebugEchoOutput>({
+export const DEBUG_ECHO = defineBuiltinCapability<DebugEchoInput, DebugEchoOutput>({
   id: 'debug.echo',
   version: '1.0.0',
   description:
@@ -85,28 +85,30 @@ export interface DebugEchoStreamOutput {
  * `debug.echo-stream@1.0.0`: the streaming counterpart of {@link DEBUG_ECHO}, answering each input
  * record as it arrives. Built for tests and benchmarks of streamed calls.
  */
-export const DEBUG_ECHO_STREAM = defineCapability<DebugEchoStreamInput, DebugEchoStreamOutput, 'bidi'>({
-  id: 'debug.echo-stream',
-  version: '1.0.0',
-  description: 'Echoes each record of a stream, as it arrives, with its position in the stream.',
-  inputSchema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['message'],
-    properties: {
-      message: { type: 'string', maxLength: MESSAGE_MAX, description: 'Text to send back.' },
+export const DEBUG_ECHO_STREAM = defineBuiltinCapability<DebugEchoStreamInput, DebugEchoStreamOutput, 'bidi'>(
+  {
+    id: 'debug.echo-stream',
+    version: '1.0.0',
+    description: 'Echoes each record of a stream, as it arrives, with its position in the stream.',
+    inputSchema: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['message'],
+      properties: {
+        message: { type: 'string', maxLength: MESSAGE_MAX, description: 'Text to send back.' },
+      },
     },
-  },
-  outputSchema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['message', 'seq'],
-    properties: {
-      message: { type: 'string', maxLength: MESSAGE_MAX, description: 'The message as received.' },
-      seq: { type: 'integer', minimum: 0, description: 'Position of the record in the stream, from 0.' },
+    outputSchema: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['message', 'seq'],
+      properties: {
+        message: { type: 'string', maxLength: MESSAGE_MAX, description: 'The message as received.' },
+        seq: { type: 'integer', minimum: 0, description: 'Position of the record in the stream, from 0.' },
+      },
     },
+    errorCodes: ['INVALID_INPUT'],
+    streaming: 'bidi',
+    idempotent: true,
   },
-  errorCodes: ['INVALID_INPUT'],
-  streaming: 'bidi',
-  idempotent: true,
-});
+);

@@ -1,4 +1,4 @@
-import { defineCapability } from '../capability-definition.js';
+import { defineBuiltinCapability } from '../capability-definition.js';
 import { MIB } from './base64-schema.js';
 import {
   EMAIL_HEADERS_SCHEMA,
@@ -34,7 +34,7 @@ export const PARSE_EMAIL_MAX_BYTES = 32 * MIB;
  * `parse.email@1.1.0`: parses one RFC 5322 message into a summary. 1.1.0 added raw
  * `message/rfc822` input, each attachment's `sha256` and the `warnings` list.
  */
-export const PARSE_EMAIL = defineCapability<ParseEmailInput | Buffer, ParseEmailOutput>({
+export const PARSE_EMAIL = defineBuiltinCapability<ParseEmailInput | Buffer, ParseEmailOutput>({
   id: 'parse.email',
   version: '1.1.0',
   description:

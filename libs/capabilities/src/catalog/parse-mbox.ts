@@ -1,4 +1,4 @@
-import { defineCapability } from '../capability-definition.js';
+import { defineBuiltinCapability } from '../capability-definition.js';
 import {
   EMAIL_HEADERS_SCHEMA,
   EMAIL_SUMMARY_PROPERTIES,
@@ -175,7 +175,7 @@ const RECORD_RULES = [
  * totals record, in bounded memory. 2.0.0 typed the records (`type`) and added the garbage and
  * totals records, attachment hashes and warnings.
  */
-export const PARSE_MBOX = defineCapability<ParseMboxOptions | Buffer, ParseMboxRecord, 'bidi'>({
+export const PARSE_MBOX = defineBuiltinCapability<ParseMboxOptions | Buffer, ParseMboxRecord, 'bidi'>({
   id: 'parse.mbox',
   version: '2.0.0',
   description:

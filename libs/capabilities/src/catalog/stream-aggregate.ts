@@ -1,4 +1,4 @@
-import { defineCapability } from '../capability-definition.js';
+import { defineBuiltinCapability } from '../capability-definition.js';
 
 /** One event of a `stream.aggregate` stream. */
 export interface AggregateEvent {
@@ -170,7 +170,7 @@ const QUERY_SCHEMA = {
  * events are reported, never dropped silently. 2.0.0 replaced 1.0.0's tumbling-only settings
  * chunk and silent drops.
  */
-export const STREAM_AGGREGATE = defineCapability<
+export const STREAM_AGGREGATE = defineBuiltinCapability<
   StreamAggregateInput | Buffer,
   StreamAggregateOutput,
   'bidi'

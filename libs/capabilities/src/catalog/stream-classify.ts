@@ -1,4 +1,4 @@
-import { defineCapability } from '../capability-definition.js';
+import { defineBuiltinCapability } from '../capability-definition.js';
 
 /** The query of a `stream.classify` stream, its first record. */
 export interface ClassifyQuery {
@@ -78,7 +78,11 @@ const HOUR_MS = 3_600_000;
  * `stream.classify@1.0.0`: events carrying text, classified as they arrive by calling a classifier
  * capability through the controller, with label counts per event-time window.
  */
-export const STREAM_CLASSIFY = defineCapability<StreamClassifyInput | Buffer, StreamClassifyOutput, 'bidi'>({
+export const STREAM_CLASSIFY = defineBuiltinCapability<
+  StreamClassifyInput | Buffer,
+  StreamClassifyOutput,
+  'bidi'
+>({
   id: 'stream.classify',
   version: '1.0.0',
   description:

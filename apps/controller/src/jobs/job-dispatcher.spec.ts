@@ -39,7 +39,8 @@ class FakeInvocations {
             version: '1.0.0',
           });
       };
-      call.signal?.addEventListener('abort', () => settle(call.signal?.reason as Error), { once: true });
+      const signal = call.signal as AbortSignal | undefined; // the dispatcher passes an AbortSignal
+      signal?.addEventListener('abort', () => settle(signal.reason as Error), { once: true });
       this.calls.set(call.jobId ?? '', { call, settle });
     });
   }

@@ -37,7 +37,10 @@ export function streamingModeFromWire(mode: StreamingMode | number): StreamingMo
   }
 }
 
-/** Response header a worker sends first on every call it accepts: "do not send this elsewhere". */
+/**
+ * Response header (or, for a call that fails in the turn it was accepted, trailer) by which a
+ * worker says it accepted a unary call: "do not send this elsewhere".
+ */
 export const ACCEPTED_HEADER = 'crank-accepted';
 
 /**

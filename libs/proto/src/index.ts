@@ -106,6 +106,7 @@ export {
 export { tuneHeapForRequests } from './request-heap.js';
 export { MtlsListener, type MtlsListenerOptions, type TlsMaterial } from './mtls-listener.js';
 export {
+  CALL_DURATION_BUCKETS,
   SeriesCounter,
   SeriesHistogram,
   callRecorder,

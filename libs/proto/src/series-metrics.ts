@@ -6,6 +6,11 @@
  * a prom-client Registry exposes them like its own: `registry.registerMetric(metric)`.
  */
 
+/** Bucket bounds (seconds) of the controller's and the workers' call duration histograms. */
+export const CALL_DURATION_BUCKETS: readonly number[] = Object.freeze([
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+]);
+
 /** One value line of a metric, as prom-client's registry reads it. */
 export interface MetricValue {
   labels: Record<string, string | number>;

@@ -1,6 +1,6 @@
 import { Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { Capability } from '@crank/capabilities';
-import { SeriesCounter, SeriesHistogram, callRecorder } from '@crank/proto';
+import { CALL_DURATION_BUCKETS, SeriesCounter, SeriesHistogram, callRecorder } from '@crank/proto';
 import type { CapabilitySlots } from './capability-slots.js';
 
 /** A worker's Prometheus metrics, on its own registry. */
@@ -30,7 +30,7 @@ export class WorkerMetrics {
       'crank_worker_request_duration_seconds',
       'Handler time per call, from acceptance to answer.',
       ['capability'],
-      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      CALL_DURATION_BUCKETS,
     );
     // Series metrics speak prom-client's metric shape; its types do not know them.
     this.registry.registerMetric(this.requests as unknown as Metric);

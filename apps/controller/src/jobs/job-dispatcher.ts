@@ -145,7 +145,10 @@ export class JobDispatcher {
       () => {
         this.dueTimer = undefined;
         this.dueAt = Number.POSITIVE_INFINITY;
-        this.wake(true);
+        // A timer may fire a millisecond before the clock reads `at`: the claim would find
+        // nothing due yet, and the job would wait for the next poll.
+        if (this.now() < at) this.wakeAt(at);
+        else this.wake(true);
       },
       Math.max(0, Math.min(at - this.now(), this.options.pollIntervalMs)),
     );

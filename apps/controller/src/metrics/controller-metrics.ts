@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import { SeriesCounter, SeriesHistogram, callRecorder } from '@crank/proto';
+import { CALL_DURATION_BUCKETS, SeriesCounter, SeriesHistogram, callRecorder } from '@crank/proto';
 import type { WorkerRegistry } from '../registry/worker-registry.js';
 import { workerInFlight, workerState } from '../registry/worker-record.js';
 import type { Router } from '../routing/router.js';
@@ -54,7 +54,7 @@ export class ControllerMetrics {
       'crank_request_duration_seconds',
       'Time from the call reaching the controller to its answer, including queueing.',
       ['capability'],
-      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      CALL_DURATION_BUCKETS,
     );
     // Series metrics speak prom-client's metric shape; its types do not know them.
     this.registry.registerMetric(this.requests as unknown as Metric);

@@ -20,6 +20,14 @@ export interface DebugEchoOutput {
 
 const MESSAGE_MAX = 65_536;
 
+/** The message both echo capabilities take, and give back. */
+const MESSAGE_IN = { type: 'string', maxLength: MESSAGE_MAX, description: 'Text to send back.' } as const;
+const MESSAGE_OUT = {
+  type: 'string',
+  maxLength: MESSAGE_MAX,
+  description: 'The message as received.',
+} as const;
+
 /**
  * `debug.echo@1.0.0`: answers with the message it was sent and the id of the worker that served it.
  * Built for tests and smoke checks, so it can also be slow (`delayMs`) or fail on request
@@ -36,7 +44,7 @@ export const DEBUG_ECHO = defineBuiltinCapability<DebugEchoInput, DebugEchoOutpu
     additionalProperties: false,
     required: ['message'],
     properties: {
-      message: { type: 'string', maxLength: MESSAGE_MAX, description: 'Text to send back.' },
+      message: MESSAGE_IN,
       delayMs: {
         type: 'integer',
         minimum: 0,
@@ -55,7 +63,7 @@ export const DEBUG_ECHO = defineBuiltinCapability<DebugEchoInput, DebugEchoOutpu
     additionalProperties: false,
     required: ['message', 'workerId', 'receivedAt'],
     properties: {
-      message: { type: 'string', maxLength: MESSAGE_MAX, description: 'The message as received.' },
+      message: MESSAGE_OUT,
       workerId: {
         type: 'string',
         minLength: 1,
@@ -95,7 +103,7 @@ export const DEBUG_ECHO_STREAM = defineBuiltinCapability<DebugEchoStreamInput, D
       additionalProperties: false,
       required: ['message'],
       properties: {
-        message: { type: 'string', maxLength: MESSAGE_MAX, description: 'Text to send back.' },
+        message: MESSAGE_IN,
       },
     },
     outputSchema: {
@@ -103,7 +111,7 @@ export const DEBUG_ECHO_STREAM = defineBuiltinCapability<DebugEchoStreamInput, D
       additionalProperties: false,
       required: ['message', 'seq'],
       properties: {
-        message: { type: 'string', maxLength: MESSAGE_MAX, description: 'The message as received.' },
+        message: MESSAGE_OUT,
         seq: { type: 'integer', minimum: 0, description: 'Position of the record in the stream, from 0.' },
       },
     },

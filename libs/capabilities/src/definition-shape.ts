@@ -1,27 +1,38 @@
 import 'reflect-metadata';
+import { createRequire } from 'node:module';
 import { plainToInstance, Type } from 'class-transformer';
-import {
-  IsArray,
-  IsBoolean,
-  IsDefined,
-  IsIn,
-  IsInt,
-  IsObject,
-  IsOptional,
-  IsString,
-  Matches,
-  MaxLength,
-  Min,
-  ValidateBy,
-  ValidateNested,
-  validateSync,
-  type ValidationArguments,
-  type ValidationError,
-} from 'class-validator';
+import type * as ClassValidator from 'class-validator';
+import type { ValidationArguments, ValidationError, ValidatorOptions } from 'class-validator';
 import semver from 'semver';
 import type { DefinitionIssue } from './errors.js';
 import type { JsonSchema } from './schema-compiler.js';
 import { STREAMING_MODES, type StreamingMode } from './streaming-mode.js';
+
+// class-validator's index loads every rule it has, with validator.js and libphonenumber-js: some
+// 300 modules and 8 MB of memory in every process that defines a capability. These rules need 14
+// of its files, loaded one by one (its CommonJS build has no export map to stop that).
+const requireCjs = createRequire(import.meta.url);
+function rule<K extends keyof typeof ClassValidator>(path: string, name: K): (typeof ClassValidator)[K] {
+  return (requireCjs(`class-validator/cjs/${path}.js`) as Pick<typeof ClassValidator, K>)[name];
+}
+const IsArray = rule('decorator/typechecker/IsArray', 'IsArray');
+const IsBoolean = rule('decorator/typechecker/IsBoolean', 'IsBoolean');
+const IsInt = rule('decorator/typechecker/IsInt', 'IsInt');
+const IsObject = rule('decorator/typechecker/IsObject', 'IsObject');
+const IsString = rule('decorator/typechecker/IsString', 'IsString');
+const IsDefined = rule('decorator/common/IsDefined', 'IsDefined');
+const IsIn = rule('decorator/common/IsIn', 'IsIn');
+const IsOptional = rule('decorator/common/IsOptional', 'IsOptional');
+const ValidateBy = rule('decorator/common/ValidateBy', 'ValidateBy');
+const ValidateNested = rule('decorator/common/ValidateNested', 'ValidateNested');
+const Matches = rule('decorator/string/Matches', 'Matches');
+const MaxLength = rule('decorator/string/MaxLength', 'MaxLength');
+const Min = rule('decorator/number/Min', 'Min');
+const Validator = rule('validation/Validator', 'Validator');
+
+function validateSync(object: object, options: ValidatorOptions): ValidationError[] {
+  return new Validator().validateSync(object, options);
+}
 
 /**
  * The rules on the fields of a capability definition, as class-validator decorators: presence,

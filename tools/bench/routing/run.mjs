@@ -50,6 +50,8 @@ const only = new Set(values.only.split(','));
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const dataDir = mkdtempSync(join(tmpdir(), 'crank-bench-'));
 const children = [];
+/** How long a process is left idle before its idle RSS is read. */
+const IDLE_SETTLE_MS = 35_000;
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -196,9 +198,13 @@ try {
     { ...env, CRANK_BENCH_PROXY_TARGET: `127.0.0.1:${raw.port}` },
     'listening',
   );
-  // Idle: started, registered, no call yet (timers and start-up garbage settled).
+  // Idle: started, registered, no call yet. V8 gives back the heap that start-up grew once the
+  // process has been idle a while (its memory reducer: 20 to 30 s here), so both are printed.
+  const rssNow = () => ({ controller: rssMb(controller.pid), worker: rssMb(worker.pid) });
   await sleep(3_000);
-  const idleRss = { controller: rssMb(controller.pid), worker: rssMb(worker.pid) };
+  const startRss = rssNow();
+  await sleep(IDLE_SETTLE_MS - 3_000);
+  const idleRss = rssNow();
 
   const location = controllerLocation({ address: env.CRANK_CONTROLLER_URL, dataDir });
   const identity = await callerIdentity(location, 'bench', { home: join(dataDir, 'caller-home') });
@@ -291,8 +297,8 @@ try {
       b: { run: crankStream, watched: watchB },
     });
   }
-  await sleep(3_000);
-  const afterRss = { controller: rssMb(controller.pid), worker: rssMb(worker.pid) };
+  await sleep(IDLE_SETTLE_MS);
+  const afterRss = rssNow();
 
   const f = (n, d = 0) => (Number.isNaN(n) ? '-' : n.toFixed(d)).padStart(7);
   const cell = (m) => (m ? `${f(m.rate)} ${f(m.p50, 2)} ${f(m.p99, 2)}` : `${f(NaN)} ${f(NaN)} ${f(NaN)}`);
@@ -346,9 +352,10 @@ try {
       `  b/c ${f(stream.ratio('b', rate, 'c'), 2)} | controller/proxy ${f(stream.ratio('b', cpu('controller'), 'c', cpu('proxy')), 2)} | worker/server ${f(stream.ratio('b', cpu('worker'), 'c', cpu('server')), 2)}`,
     );
   }
+  const mb = (r) => `controller ${r.controller.toFixed(0)}, echo worker ${r.worker.toFixed(0)}`;
   console.log(
-    `RSS, MB: idle after start: controller ${idleRss.controller.toFixed(0)}, echo worker ${idleRss.worker.toFixed(0)}; ` +
-      `idle after the run: controller ${afterRss.controller.toFixed(0)}, echo worker ${afterRss.worker.toFixed(0)}`,
+    `RSS, MB: 3 s after start ${mb(startRss)}; idle ${IDLE_SETTLE_MS / 1000} s after start ${mb(idleRss)}; ` +
+      `idle ${IDLE_SETTLE_MS / 1000} s after the run ${mb(afterRss)}`,
   );
   viaProxy.close();
   crank.close();

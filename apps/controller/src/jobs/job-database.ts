@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, sql, type Generated } from 'kysely';
 import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
-import pg from 'pg';
 
 /** The `jobs` table; columns are snake_case in SQL (CamelCasePlugin maps them). */
 export interface JobsTable {
@@ -116,6 +115,8 @@ export async function openJobDatabase(options: JobDatabaseOptions): Promise<JobD
     const schema = options.schema ?? 'public';
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
       throw new Error(`CRANK_DB_SCHEMA: "${schema}" is not a plain lower-case identifier`);
+    // Loaded only here: a controller on SQLite never needs the driver.
+    const { default: pg } = await import('pg');
     const pool = new pg.Pool({
       connectionString: options.url,
       max: 10,

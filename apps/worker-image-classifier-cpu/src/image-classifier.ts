@@ -1,9 +1,7 @@
 import type { ImageClassification } from '@crank/capabilities';
 import {
   DynamicBatcher,
-  batchImageError,
-  classificationOf,
-  decodeImage,
+  classifyImages,
   toTensor,
   type CompiledPreprocessOptions,
   type ModelImage,
@@ -58,19 +56,13 @@ export class ImageClassifier {
     signal: AbortSignal,
     field: 'image' | 'images' = 'image',
   ): Promise<ImageClassification[]> {
-    const decoded = await Promise.all(
-      images.map((bytes, index) =>
-        decodeImage(bytes, this.options.preprocess).catch((error: unknown) => {
-          throw field === 'images' ? batchImageError(error, index) : error;
-        }),
-      ),
-    );
     // A call may carry more images than one inference takes (CRANK_IMAGE_MAX_BATCH below 64).
-    const { maxBatch } = this.options;
-    const chunks: ModelImage[][] = [];
-    for (let at = 0; at < decoded.length; at += maxBatch) chunks.push(decoded.slice(at, at + maxBatch));
-    const rows = (await Promise.all(chunks.map((chunk) => this.batcher.submit(chunk, signal)))).flat();
-    return rows.map((row, index) => this.read(row, decoded[index] as ModelImage, threshold));
+    return classifyImages(images, threshold, signal, field, {
+      preprocess: this.options.preprocess,
+      classes: { labels: this.model.labels, unsafeLabels: this.options.unsafeLabels },
+      maxBatch: this.options.maxBatch,
+      submit: (chunk, chunkSignal) => this.batcher.submit(chunk, chunkSignal),
+    });
   }
 
   /** One inference on a grey image, so that the first call does not pay onnxruntime's set-up. */
@@ -89,14 +81,5 @@ export class ImageClassifier {
   async close(): Promise<void> {
     await this.batcher.close();
     await this.model.close();
-  }
-
-  private read(row: Float32Array, image: ModelImage, threshold: number): ImageClassification {
-    return classificationOf(
-      row,
-      image,
-      { labels: this.model.labels, unsafeLabels: this.options.unsafeLabels },
-      threshold,
-    );
   }
 }

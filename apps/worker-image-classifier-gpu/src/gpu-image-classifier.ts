@@ -1,9 +1,7 @@
 import type { ImageClassification } from '@crank/capabilities';
 import {
   DynamicBatcher,
-  batchImageError,
-  classificationOf,
-  decodeImage,
+  classifyImages,
   type CompiledPreprocessOptions,
   type ModelImage,
 } from '@crank/vision';
@@ -51,32 +49,17 @@ export class GpuImageClassifier {
     signal: AbortSignal,
     field: 'image' | 'images' = 'image',
   ): Promise<ImageClassification[]> {
-    const decoded = await Promise.all(
-      images.map((bytes, index) =>
-        decodeImage(bytes, this.options.preprocess).catch((error: unknown) => {
-          throw field === 'images' ? batchImageError(error, index) : error;
-        }),
-      ),
-    );
-    const { maxBatch } = this.context;
-    const chunks: ModelImage[][] = [];
-    for (let at = 0; at < decoded.length; at += maxBatch) chunks.push(decoded.slice(at, at + maxBatch));
-    const rows = (await Promise.all(chunks.map((chunk) => this.batcher.submit(chunk, signal)))).flat();
-    return rows.map((row, index) => this.read(row, decoded[index] as ModelImage, threshold));
+    return classifyImages(images, threshold, signal, field, {
+      preprocess: this.options.preprocess,
+      classes: { labels: this.options.labels, unsafeLabels: this.options.unsafeLabels },
+      maxBatch: this.context.maxBatch,
+      submit: (chunk, chunkSignal) => this.batcher.submit(chunk, chunkSignal),
+    });
   }
 
   /** Stops taking calls (UNAVAILABLE to those waiting), then frees the context. */
   async close(): Promise<void> {
     await this.batcher.close();
     await this.context.close();
-  }
-
-  private read(row: Float32Array, image: ModelImage, threshold: number): ImageClassification {
-    return classificationOf(
-      row,
-      image,
-      { labels: this.options.labels, unsafeLabels: this.options.unsafeLabels },
-      threshold,
-    );
   }
 }

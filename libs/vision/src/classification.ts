@@ -1,6 +1,7 @@
 import { CapabilityError, type ImageClassification } from '@crank/capabilities';
 import { ImageError } from './image-error.js';
-import type { ModelImage } from './decode-image.js';
+import { decodeImage, type ModelImage } from './decode-image.js';
+import type { CompiledPreprocessOptions } from './preprocess-options.js';
 
 /** What {@link classificationOf} needs of a model: its class labels and which count as unsafe. */
 export interface ClassLabels {
@@ -52,4 +53,45 @@ export function batchImageError(error: unknown, index: number): unknown {
 /** Float32 softmax output can stray past 1 by an ulp; the contract says 0 to 1. */
 function clamp(value: number): number {
   return Math.min(1, Math.max(0, value));
+}
+
+/** How {@link classifyImages} runs the model: the batcher a worker feeds, and what it needs. */
+export interface ClassifyImagesOptions {
+  preprocess: CompiledPreprocessOptions;
+  classes: ClassLabels;
+  /** Most images one inference takes; a call carrying more is split. */
+  maxBatch: number;
+  /** Runs one inference on up to `maxBatch` images: a probability row each, in order. */
+  submit(images: ModelImage[], signal: AbortSignal): Promise<Float32Array[]>;
+}
+
+/**
+ * Classifies `images` in the order given: decodes them all (an undecodable one fails the call,
+ * named `image` or `images[i]` after `field`), runs them in chunks of `maxBatch`, and reads each
+ * row with `safe` judged against `threshold`. The CPU and the GPU worker differ only in `submit`.
+ *
+ * @throws ImageError (a CrankError) for an image that cannot be decoded, naming it
+ */
+export async function classifyImages(
+  images: readonly Buffer[],
+  threshold: number,
+  signal: AbortSignal,
+  field: 'image' | 'images',
+  options: ClassifyImagesOptions,
+): Promise<ImageClassification[]> {
+  const decoded = await Promise.all(
+    images.map((bytes, index) =>
+      decodeImage(bytes, options.preprocess).catch((error: unknown) => {
+        throw field === 'images' ? batchImageError(error, index) : error;
+      }),
+    ),
+  );
+  const chunks: ModelImage[][] = [];
+  for (let at = 0; at < decoded.length; at += options.maxBatch) {
+    chunks.push(decoded.slice(at, at + options.maxBatch));
+  }
+  const rows = (await Promise.all(chunks.map((chunk) => options.submit(chunk, signal)))).flat();
+  return rows.map((row, index) =>
+    classificationOf(row, decoded[index] as ModelImage, options.classes, threshold),
+  );
 }

@@ -25,4 +25,10 @@ export {
 } from './preprocess-options.js';
 export { MAX_IMAGE_BYTES, readClassifyRequest, type ClassifyRequest } from './classify-request.js';
 export { DynamicBatcher, type BatchRun, type DynamicBatcherOptions } from './dynamic-batcher.js';
-export { batchImageError, classificationOf, type ClassLabels } from './classification.js';
+export {
+  batchImageError,
+  classificationOf,
+  classifyImages,
+  type ClassLabels,
+  type ClassifyImagesOptions,
+} from './classification.js';

@@ -9,7 +9,10 @@
 // measured in several rounds whose order of paths turns, and the medians are printed: the machine
 // is shared, and a burst of noise must not land on one path only. CPU per call is read from /proc
 // for every process. Needs `npx nx run-many -t build`.
-//   node tools/bench/routing/run.mjs [--seconds 1] [--rounds 5] [--levels 1,16,64]
+// Every path is first warmed for --warmup seconds per payload, long enough for V8 to finish
+// optimizing the hot code: with less, the path with more JavaScript (b) is measured while its
+// background compiler threads still run.
+//   node tools/bench/routing/run.mjs [--seconds 1] [--rounds 5] [--levels 1,16,64] [--warmup 8]
 //     [--payloads 46,65536] [--stream-seconds 3] [--only a,b,c,stream]
 //     [--node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"]   (profiles the controller and workers)
 import { spawn } from 'node:child_process';
@@ -32,6 +35,7 @@ import { ExecuteRequest, StreamFrame, WorkerClient } from '@crank/proto';
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '1' },
+    warmup: { type: 'string', default: '8' },
     rounds: { type: 'string', default: '5' },
     levels: { type: 'string', default: '1,16,64' },
     payloads: { type: 'string', default: '46,65536' },
@@ -42,6 +46,7 @@ const { values } = parseArgs({
 });
 const nodeArgs = values['node-args'].split(' ').filter(Boolean);
 const seconds = Number(values.seconds);
+const warmupSeconds = Number(values.warmup);
 const rounds = Number(values.rounds);
 const streamSeconds = Number(values['stream-seconds']);
 const levels = values.levels.split(',').map(Number);
@@ -117,11 +122,11 @@ async function withCpu(watched, run) {
   return result;
 }
 
-/** Runs `call` from `concurrency` loops for `seconds`: calls/s and latency percentiles (ms). */
-async function measureCalls(call, concurrency) {
+/** Runs `call` from `concurrency` loops for `forSeconds`: calls/s and latency percentiles (ms). */
+async function measureCalls(call, concurrency, forSeconds = seconds) {
   const latencies = [];
   const startedAt = performance.now();
-  const deadline = startedAt + seconds * 1000;
+  const deadline = startedAt + forSeconds * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < deadline) {
@@ -237,7 +242,7 @@ try {
       );
     const calls = { a: execute(bare), c: execute(viaProxy), b: () => crank.invoke('debug.echo', input) };
     // Warm every path (connections, JIT) before measuring.
-    for (const call of Object.values(calls)) await measureCalls(call, 8);
+    for (const call of Object.values(calls)) await measureCalls(call, 8, warmupSeconds);
     for (const concurrency of levels) {
       const paths = {
         a: { run: () => measureCalls(calls.a, concurrency), watched: watchA },

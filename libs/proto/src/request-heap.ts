@@ -1,12 +1,13 @@
 import { AsyncResource } from 'node:async_hooks';
 import { setFlagsFromString } from 'node:v8';
+import { keepStreamTablesYoung } from './young-stream-tables.js';
 
 let tuned = false;
 
 /**
  * Tunes V8's garbage collector for a process that serves requests. Called by the controller and
- * the worker runtime at start; once per process. Two changes, each measured with
- * tools/bench/routing:
+ * the worker runtime at start, before they open connections; once per process. Three changes,
+ * each measured with tools/bench/routing:
  *
  * - Allocation-site pretenuring off. V8 moves an allocation site to the old generation once many
  *   of its objects survive a young collection; the burst of calls at start-up makes it do so for
@@ -22,12 +23,15 @@ let tuned = false;
  *   buffers) then survives young collections and is promoted. The controller promoted ~19 KB per
  *   call, young collections took 11 ms instead of 2, and its CPU per routed call fell from 308 to
  *   186 µs without it.
+ * - {@link keepStreamTablesYoung}: the tables in which HTTP/2 sessions and grpc-js transports
+ *   keep their calls are kept in the young generation, for the same reason (see there).
  */
 export function tuneHeapForRequests(): void {
   if (tuned) return;
   tuned = true;
   setFlagsFromString('--no-allocation-site-pretenuring');
   lightAsyncResourceBind();
+  keepStreamTablesYoung();
 }
 
 /**
@@ -51,17 +55,24 @@ export function lightAsyncResourceBind(): boolean {
           { code: 'ERR_INVALID_ARG_TYPE' },
         );
       }
-      const target = fn as (...args: unknown[]) => unknown;
-      const resource = this;
-      const bound =
-        thisArg === undefined
-          ? function (this: unknown, ...args: unknown[]): unknown {
-              return resource.runInAsyncScope(target, this, ...args);
-            }
-          : resource.runInAsyncScope.bind(resource, target, thisArg);
-      Object.defineProperty(bound, 'length', { configurable: true, value: target.length });
-      return bound;
+      return bindTo(this, fn as (...args: unknown[]) => unknown, thisArg);
     },
   });
   return true;
+}
+
+/** `fn` bound to run in `resource`'s async scope, with `thisArg` or the caller's `this`. */
+function bindTo(
+  resource: AsyncResource,
+  fn: (...args: unknown[]) => unknown,
+  thisArg: unknown,
+): (...args: unknown[]) => unknown {
+  const bound =
+    thisArg === undefined
+      ? function (this: unknown, ...args: unknown[]): unknown {
+          return resource.runInAsyncScope(fn, this, ...args);
+        }
+      : resource.runInAsyncScope.bind(resource, fn, thisArg);
+  Object.defineProperty(bound, 'length', { configurable: true, value: fn.length });
+  return bound;
 }

@@ -82,6 +82,9 @@ class CallContext implements HandlerContext {
   private controller: AbortController | undefined;
   private logger_: Logger | undefined;
   private progress_: ProgressReporter | undefined;
+  /** Neighbours in {@link RunningCalls} while the call runs. */
+  prev: CallContext | undefined;
+  next: CallContext | undefined;
 
   constructor(
     private readonly deps: ExecuteServiceDeps,
@@ -143,6 +146,39 @@ class CallContext implements HandlerContext {
 }
 
 /**
+ * The calls running now, linked through their contexts. Not a Set: a Set that gains and loses an
+ * entry per call is rebuilt now and then, and once its table lives in V8's old generation every
+ * rebuild leaves a dead old table pointing at each call, which then survives young collections
+ * with its whole object graph (see keepStreamTablesYoung in @crank/proto).
+ */
+class RunningCalls {
+  private head: CallContext | undefined;
+
+  add(ctx: CallContext): void {
+    ctx.next = this.head;
+    if (this.head) this.head.prev = ctx;
+    this.head = ctx;
+  }
+
+  delete(ctx: CallContext): void {
+    if (ctx.prev) ctx.prev.next = ctx.next;
+    else if (this.head === ctx) this.head = ctx.next;
+    if (ctx.next) ctx.next.prev = ctx.prev;
+    ctx.prev = undefined;
+    ctx.next = undefined;
+  }
+
+  /** Calls `fn` for each running call; `fn` may end the call it is given. */
+  forEach(fn: (ctx: CallContext) => void): void {
+    for (let ctx = this.head; ctx;) {
+      const next = ctx.next;
+      fn(ctx);
+      ctx = next;
+    }
+  }
+}
+
+/**
  * The `crank.v1.Worker` service: runs handlers with validation, slots, deadlines and metrics. A
  * call's slot is freed the moment it is cancelled, runs out of time or is aborted by the drain
  * deadline, whether or not its handler notices: the caller gets its answer at once, and a handler
@@ -150,12 +186,10 @@ class CallContext implements HandlerContext {
  */
 export function createExecuteService(deps: ExecuteServiceDeps): WorkerServer {
   // One drain listener for all calls rather than one per call: there may be thousands running.
-  const running = new Set<CallContext>();
+  const running = new RunningCalls();
   deps.drainSignal.addEventListener(
     'abort',
-    () => {
-      for (const ctx of running) ctx.abort(new CrankError('UNAVAILABLE', 'worker drain deadline passed'));
-    },
+    () => running.forEach((ctx) => ctx.abort(new CrankError('UNAVAILABLE', 'worker drain deadline passed'))),
     { once: true },
   );
 

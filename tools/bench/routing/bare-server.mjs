@@ -2,7 +2,11 @@
 // serve crank.v1.Worker with plain grpc-js over the same mTLS a worker uses, printing the port.
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { controllerLocation, enroll, readTrust } from '@crank/controller-client';
-import { WorkerService } from '@crank/proto';
+import { WorkerService, tuneHeapForRequests } from '@crank/proto';
+
+// --tune-baselines: the bare processes get the garbage-collector tuning the controller and the
+// worker runtime give themselves, for a like-for-like comparison.
+if (process.env.CRANK_BENCH_TUNED === '1') tuneHeapForRequests();
 
 /** Enrolls `identity` and returns it (key, certificate, CA). */
 export async function enrollBare(identity) {

@@ -12,7 +12,11 @@
 // Every path is first warmed for --warmup seconds per payload, long enough for V8 to finish
 // optimizing the hot code: with less, the path with more JavaScript (b) is measured while its
 // background compiler threads still run.
+// The controller and the worker runtime tune V8's garbage collector at start (tuneHeapForRequests
+// in @crank/proto); the bare baselines and this process (the callers) do not, unless
+// --tune-baselines is given, which compares like with like.
 //   node tools/bench/routing/run.mjs [--seconds 1] [--rounds 5] [--levels 1,16,64] [--warmup 8]
+//     [--tune-baselines]
 //     [--payloads 46,65536] [--stream-seconds 3] [--only a,b,c,stream]
 //     [--node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"]   (profiles the controller and workers)
 import { spawn } from 'node:child_process';
@@ -30,12 +34,13 @@ import {
   channelCredentials,
   controllerLocation,
 } from '@crank/controller-client';
-import { ExecuteRequest, StreamFrame, WorkerClient } from '@crank/proto';
+import { ExecuteRequest, StreamFrame, WorkerClient, tuneHeapForRequests } from '@crank/proto';
 
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '1' },
     warmup: { type: 'string', default: '8' },
+    'tune-baselines': { type: 'boolean', default: false },
     rounds: { type: 'string', default: '5' },
     levels: { type: 'string', default: '1,16,64' },
     payloads: { type: 'string', default: '46,65536' },
@@ -45,6 +50,8 @@ const { values } = parseArgs({
   },
 });
 const nodeArgs = values['node-args'].split(' ').filter(Boolean);
+const tuneBaselines = values['tune-baselines'];
+if (tuneBaselines) tuneHeapForRequests();
 const seconds = Number(values.seconds);
 const warmupSeconds = Number(values.warmup);
 const rounds = Number(values.rounds);
@@ -186,6 +193,7 @@ try {
     CRANK_HTTP_ADDR: `127.0.0.1:${await freePort()}`,
     CRANK_CONTROLLER_URL: `127.0.0.1:${grpcPort}`,
     CRANK_LOG_LEVEL: 'warn',
+    CRANK_BENCH_TUNED: tuneBaselines ? '1' : '0',
   };
   const controller = await start(
     join(root, 'apps/controller/dist/main.js'),
@@ -311,6 +319,11 @@ try {
   const cpu = (who) => (r) => r.cpuUs[who];
   console.log(
     `routing benchmark: medians of ${rounds} rounds, ${seconds} s per cell; the order of the paths turns each round`,
+  );
+  console.log(
+    tuneBaselines
+      ? '  baselines and callers tuned as the controller and worker are (--tune-baselines)'
+      : '  baselines and callers untuned: plain grpc-js and Node (--tune-baselines tunes them too)',
   );
   console.log('  (a) bare grpc-js echo over mTLS, one hop');
   console.log('  (c) the same through a bare grpc-js proxy: two hops, no Crank logic');

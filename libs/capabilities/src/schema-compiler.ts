@@ -1,6 +1,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { canonicalJson } from './json-value.js';
+import { STRING_LENGTH_KEYWORDS } from './string-length.js';
 
 /**
  * A JSON Schema (draft-07, the dialect of ajv's default export): an object or a boolean schema.
@@ -31,6 +32,7 @@ function ajv(): Ajv {
     // may carry annotations ajv does not know; they are ignored rather than refused.
     sharedAjv = new Ajv({ allErrors: true, strict: false });
     addFormats(sharedAjv);
+    sharedAjv.removeKeyword('maxLength').removeKeyword('minLength').addKeyword(STRING_LENGTH_KEYWORDS);
   }
   return sharedAjv;
 }

@@ -57,3 +57,9 @@ export {
   readTrust,
 } from './identity.js';
 export type { ControllerLocation, TlsIdentity } from './identity.js';
+/**
+ * For a process that makes many calls: tunes V8's garbage collector as the controller and the
+ * worker runtime do for themselves (see ARCHITECTURE.md, "What the controller and the runtime
+ * change in their process"). Call it once at start, before the first client is made.
+ */
+export { tuneHeapForRequests } from '@crank/proto';

@@ -44,6 +44,7 @@ export interface ExecuteServiceDeps {
 
 /** The server side of a call, as much of it as {@link createExecuteService} uses. */
 interface IncomingCall {
+  readonly cancelled: boolean;
   getPeer(): string;
   getDeadline(): Date | number;
   once(event: 'cancelled', cb: () => void): unknown;
@@ -67,6 +68,8 @@ interface Unannounced {
   readonly call: IncomingCall;
   /** Answered already: its answer carried the news. */
   done: boolean;
+  /** Starts listening for the call's cancellation (its deadline included). */
+  watch: () => void;
 }
 
 /**
@@ -198,11 +201,18 @@ export function createExecuteService(deps: ExecuteServiceDeps): WorkerServer {
   // within the same turn of the event loop carries the news in its answer (headers, or the
   // trailers of an error) instead, so only calls still running at the next turn send it alone.
   // That is when the header would have left the process anyway: HTTP/2 writes are flushed there.
+  // Such a call starts listening for its cancellation then too: a cancel is read from the network
+  // in a later turn, so a call answered in this one cannot miss it, and a listener added and
+  // removed per call costs as much as the rest of a short call's bookkeeping.
   let unannounced: Unannounced[] = [];
   const announce = (): void => {
     const batch = unannounced;
     unannounced = [];
-    for (const pending of batch) if (!pending.done) pending.call.sendMetadata(acceptedMetadata());
+    for (const pending of batch) {
+      if (pending.done) continue;
+      pending.call.sendMetadata(acceptedMetadata());
+      pending.watch();
+    }
   };
 
   /** Checks acceptance, takes a slot and builds the context; throws before anything was accepted. */
@@ -250,11 +260,18 @@ export function createExecuteService(deps: ExecuteServiceDeps): WorkerServer {
           ? new CrankError('DEADLINE_EXCEEDED', 'the deadline passed before the call completed')
           : new CrankError('CANCELLED', 'the caller cancelled the call'),
       );
-    call.once('cancelled', onCancel);
+    let watching = false;
+    const watch = (): void => {
+      watching = true;
+      call.once('cancelled', onCancel);
+      if (call.cancelled) onCancel();
+    };
     let pending: Unannounced | undefined;
     if (unary) {
-      pending = { call, done: false };
+      pending = { call, done: false, watch };
       if (unannounced.push(pending) === 1) setImmediate(announce);
+    } else {
+      watch();
     }
     const started = performance.now();
     let finished = false;
@@ -263,7 +280,7 @@ export function createExecuteService(deps: ExecuteServiceDeps): WorkerServer {
       finished = true;
       if (pending) pending.done = true;
       ctx.end();
-      call.removeListener('cancelled', onCancel);
+      if (watching) call.removeListener('cancelled', onCancel);
       running.delete(ctx);
       const outcome = error === undefined ? 'ok' : asCrankError(error).code;
       deps.slots.release(entry, error === undefined);

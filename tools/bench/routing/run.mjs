@@ -212,7 +212,8 @@ try {
     'listening',
   );
   // Idle: started, registered, no call yet. V8 gives back the heap that start-up grew once the
-  // process has been idle a while (its memory reducer, in steps: about 30 and 60 s after start here), so both are printed.
+  // process has been idle a while (its memory reducer, in steps: about 30 and 60 s after start
+  // here), so both are printed.
   const rssNow = () => ({ controller: rssMb(controller.pid), worker: rssMb(worker.pid) });
   await sleep(3_000);
   const startRss = rssNow();

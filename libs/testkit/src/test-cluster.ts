@@ -31,7 +31,10 @@ export interface TestClusterOptions {
   capabilities?: readonly ServedCapability[];
   /** Heartbeat interval the controller asks of workers. @default 200 */
   heartbeatIntervalMs?: number;
-  /** Controller settings besides its addresses, data dir and logger (e.g. `queueLimit`). */
+  /**
+   * Controller settings besides its addresses, data dir and logger (e.g. `queueLimit`). Its
+   * `missedHeartbeats` defaults to 10 here (2 s at the default interval) rather than 3.
+   */
   controller?: Omit<CreateControllerOptions, 'grpcAddr' | 'httpAddr' | 'dataDir' | 'logger'>;
   /** Caller name of `client` (its certificate's CN). @default 'testkit-client' */
   clientName?: string;
@@ -105,6 +108,9 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
       {
         shutdownGraceMs: 1_000,
         docsUi: false,
+        // Workers and controller share one busy test process: a 600 ms stall (3 heartbeats) on a
+        // loaded CI machine would evict a healthy worker and fail the next call with NOT_FOUND.
+        missedHeartbeats: 10,
         ...options.controller,
         grpcAddr: '127.0.0.1:0',
         httpAddr: '127.0.0.1:0',

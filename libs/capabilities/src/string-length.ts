@@ -1,17 +1,11 @@
 import { _, str, type CodeKeywordDefinition } from 'ajv';
+import ucs2lengthModule from 'ajv/dist/runtime/ucs2length.js';
+
+// ajv's own count (CommonJS: under NodeNext its default import is `module.exports`).
+const ucs2length = ucs2lengthModule.default;
 
 /** Code points in `text`, a surrogate pair counting as one: how JSON Schema measures strings. */
-export function codePointLength(text: string): number {
-  let length = 0;
-  for (let i = 0; i < text.length; i++) {
-    length++;
-    const unit = text.charCodeAt(i);
-    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
-      if ((text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++;
-    }
-  }
-  return length;
-}
+export const codePointLength: (text: string) => number = ucs2length;
 
 /**
  * `maxLength` and `minLength` as ajv defines them (same errors, `$data` too), without counting the
@@ -32,7 +26,7 @@ export const STRING_LENGTH_KEYWORDS: CodeKeywordDefinition = {
   },
   code(cxt) {
     const { keyword, data, schemaCode, gen } = cxt;
-    const count = gen.scopeValue('func', { ref: codePointLength });
+    const count = gen.scopeValue('func', { ref: ucs2length });
     cxt.fail$data(
       keyword === 'maxLength'
         ? _`${data}.length > ${schemaCode} && ${count}(${data}) > ${schemaCode}`

@@ -4,7 +4,7 @@
 // Ends with one summary line: "N passed, N failed, N skipped".
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -32,15 +32,44 @@ function fail(title) {
 }
 
 function summary() {
+  const failures = [];
   if (existsSync(resultsDir)) {
     for (const file of readdirSync(resultsDir).filter((f) => f.endsWith('.json'))) {
       const r = JSON.parse(readFileSync(join(resultsDir, file), 'utf8'));
       totals.passed += r.numPassedTests;
       totals.failed += r.numFailedTests;
       totals.skipped += r.numPendingTests + r.numTodoTests;
+      failures.push(...failedTests(r));
     }
   }
+  // Named again at the very end: a CI log is often read from its tail, far below Jest's report.
+  if (failures.length > 0) console.log(`\nFailed:\n${failures.join('\n')}`);
   console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+}
+
+/** One line per failed test (or suite that failed to run) of a Jest --json report. */
+function failedTests(report) {
+  const lines = [];
+  for (const suite of report.testResults ?? []) {
+    const file = relative(root, suite.name);
+    const failed = (suite.assertionResults ?? []).filter((a) => a.status === 'failed');
+    for (const a of failed) lines.push(`  ${file} > ${a.fullName}: ${firstLine(a.failureMessages?.[0])}`);
+    if (failed.length === 0 && suite.status === 'failed')
+      lines.push(`  ${file}: ${firstLine(suite.message)}`);
+  }
+  return lines;
+}
+
+function firstLine(text = '') {
+  // Jest colours its messages.
+  const plain = text.replace(/\u001b\[[0-9;]*m/g, '');
+  return (
+    plain
+      .split('\n')
+      .find((line) => line.trim() !== '')
+      ?.trim()
+      .slice(0, 300) ?? ''
+  );
 }
 
 rmSync(resultsDir, { recursive: true, force: true });

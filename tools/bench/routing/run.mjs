@@ -1,21 +1,22 @@
 #!/usr/bin/env node
 // Routing benchmark: what the controller and the worker runtime cost over the hop itself.
 //   (a) a bare grpc-js echo over mTLS, one hop;
-//   (c) the same through a bare grpc-js proxy: two hops, no Crank logic;
+//   (c) the same through a bare grpc-js proxy, to a bare server of its own: two hops, no Crank
+//       logic;
 //   (b) CrankClient -> controller -> echo worker (two mTLS hops, input and output validated,
 //       routed, metered),
 // at concurrency 1, 16 and 64, for a small and a 64 KiB JSON payload; then records/s through a
 // bidi stream of 1 KiB records, (c) a bare grpc-js relay against (b) InvokeStream. Each cell is
-// measured in several rounds whose order of paths turns, and the medians are printed: the machine
-// is shared, and a burst of noise must not land on one path only. CPU per call is read from /proc
-// for every process. Needs `npx nx run-many -t build`.
+// measured in several rounds, each in another order of the paths, and the medians are printed:
+// the machine is shared, and a burst of noise must not land on one path only. CPU per call is
+// read from /proc for every process. Needs `npx nx run-many -t build`.
 // Every path is first warmed for --warmup seconds per payload, long enough for V8 to finish
 // optimizing the hot code: with less, the path with more JavaScript (b) is measured while its
 // background compiler threads still run.
 // The controller and the worker runtime tune V8's garbage collector at start (tuneHeapForRequests
 // in @crank/proto); the bare baselines and this process (the callers) do not, unless
 // --tune-baselines is given, which compares like with like.
-//   node tools/bench/routing/run.mjs [--seconds 1] [--rounds 5] [--levels 1,16,64] [--warmup 8]
+//   node tools/bench/routing/run.mjs [--seconds 1] [--rounds 6] [--levels 1,16,64] [--warmup 8]
 //     [--tune-baselines]
 //     [--payloads 46,65536] [--stream-seconds 3] [--only a,b,c,stream]
 //     [--node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"]   (profiles the controller and workers)
@@ -41,7 +42,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '1' },
     warmup: { type: 'string', default: '8' },
     'tune-baselines': { type: 'boolean', default: false },
-    rounds: { type: 'string', default: '5' },
+    // Six: every order of three paths once.
+    rounds: { type: 'string', default: '6' },
     levels: { type: 'string', default: '1,16,64' },
     payloads: { type: 'string', default: '46,65536' },
     'stream-seconds': { type: 'string', default: '3' },
@@ -154,13 +156,25 @@ const median = (xs) => {
   return sorted.length === 0 ? Number.NaN : sorted[Math.floor(sorted.length / 2)];
 };
 
-/** Measures `paths` (name -> { run, watched }) in `rounds` rounds, turning their order each round. */
+/** Every order of `items` (for the two or three paths a cell compares). */
+function orders(items) {
+  if (items.length <= 1) return [items];
+  return items.flatMap((item, i) =>
+    orders([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]),
+  );
+}
+
+/**
+ * Measures `paths` (name -> { run, watched }) in `rounds` rounds, each in the next of every order
+ * of the paths. Not a rotation: with three paths a rotation always runs (c) right after (a), which
+ * shares its echo server, and (b) after a path that left the controller and worker idle.
+ */
 async function compare(paths) {
   const names = Object.keys(paths).filter((name) => only.has(name));
   const samples = Object.fromEntries(names.map((name) => [name, []]));
+  const sequences = orders(names);
   for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < names.length; i++) {
-      const name = names[(round + i) % names.length];
+    for (const name of sequences[round % sequences.length]) {
       samples[name].push(await withCpu(paths[name].watched, paths[name].run));
     }
   }
@@ -206,9 +220,12 @@ try {
     'registered',
   );
   const raw = await start(join(root, 'tools/bench/routing/raw-echo-server.mjs'), env, 'listening');
+  // (c) gets a bare server of its own, as (b) has its worker: one shared with (a) would also serve
+  // (a)'s calls, two to four times as many, and stay warmer per call than a worker serving (b) only.
+  const proxied = await start(join(root, 'tools/bench/routing/raw-echo-server.mjs'), env, 'listening');
   const proxy = await start(
     join(root, 'tools/bench/routing/raw-proxy.mjs'),
-    { ...env, CRANK_BENCH_PROXY_TARGET: `127.0.0.1:${raw.port}` },
+    { ...env, CRANK_BENCH_PROXY_TARGET: `127.0.0.1:${proxied.port}` },
     'listening',
   );
   // Idle: started, registered, no call yet. V8 gives back the heap that start-up grew once the
@@ -233,7 +250,7 @@ try {
 
   const pids = { client: process.pid };
   const watchA = { ...pids, server: raw.pid };
-  const watchC = { ...pids, proxy: proxy.pid, server: raw.pid };
+  const watchC = { ...pids, proxy: proxy.pid, server: proxied.pid };
   const watchB = { ...pids, controller: controller.pid, worker: worker.pid };
 
   const results = [];
@@ -319,7 +336,7 @@ try {
   const rate = (r) => r.rate;
   const cpu = (who) => (r) => r.cpuUs[who];
   console.log(
-    `routing benchmark: medians of ${rounds} rounds, ${seconds} s per cell; the order of the paths turns each round`,
+    `routing benchmark: medians of ${rounds} rounds, ${seconds} s per cell; each round runs the paths in another order`,
   );
   console.log(
     tuneBaselines

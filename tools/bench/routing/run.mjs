@@ -344,7 +344,7 @@ try {
       : '  baselines and callers untuned: plain grpc-js and Node (--tune-baselines tunes them too)',
   );
   console.log('  (a) bare grpc-js echo over mTLS, one hop');
-  console.log('  (c) the same through a bare grpc-js proxy: two hops, no Crank logic');
+  console.log('  (c) the same through a bare grpc-js proxy to a server of its own: two hops, no Crank logic');
   console.log('  (b) CrankClient -> controller -> echo worker');
   for (const size of [...new Set(results.map((r) => r.size))]) {
     const rows = results.filter((x) => x.size === size);

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const resultsDir = join(root, 'tmp/test-results');
@@ -62,9 +63,8 @@ function failedTests(report) {
 
 function firstLine(text = '') {
   // Jest colours its messages.
-  const plain = text.replace(/\u001b\[[0-9;]*m/g, '');
   return (
-    plain
+    stripVTControlCharacters(text)
       .split('\n')
       .find((line) => line.trim() !== '')
       ?.trim()

@@ -1,8 +1,10 @@
 import { pino } from 'pino';
 import { tuneHeapForRequests } from '@crank/proto';
-import { createControllerApp, type ControllerApp } from './create-controller-app.js';
+import type { ControllerApp } from './create-controller-app.js';
+import { withDeferredDateFormats } from './deferred-date-formats.js';
 
 tuneHeapForRequests();
+const { createControllerApp } = await withDeferredDateFormats(() => import('./create-controller-app.js'));
 
 // Reads env (CRANK_*), starts, and stops within a bounded time on SIGTERM/SIGINT. The process
 // exits on its own once close() is done: nothing the controller starts outlives it.

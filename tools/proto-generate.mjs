@@ -45,6 +45,21 @@ function walk(dir) {
   });
 }
 
+/**
+ * The service definitions' serializers go through `encodeMessage` (libs/proto/src/encode-message.ts),
+ * which reuses one writer and wraps its bytes, instead of ts-proto's
+ * `Buffer.from(T.encode(value).finish())`, which grows a new writer per message and copies twice.
+ */
+function routeEncoding(file, source) {
+  const serializer = /Buffer\.from\((\w+)\.encode\(value\)\.finish\(\)\)/g;
+  if (!serializer.test(source)) return source;
+  const from = relative(dirname(join(target, relative(out, file))), join(target, '../encode-message.js'));
+  const routed = source.replace(serializer, 'encodeMessage($1, value)');
+  // After ts-proto's own imports, which follow its header comments.
+  const firstImport = routed.indexOf('\nimport ');
+  return `${routed.slice(0, firstImport)}\nimport { encodeMessage } from "${from}";${routed.slice(firstImport)}`;
+}
+
 const protos = walk(protoDir)
   .filter((f) => f.endsWith('.proto'))
   .map((f) => relative(protoDir, f))
@@ -63,7 +78,7 @@ try {
     ],
     { stdio: 'inherit' },
   );
-  for (const file of walk(out)) writeFileSync(file, HEADER + readFileSync(file, 'utf8'));
+  for (const file of walk(out)) writeFileSync(file, HEADER + routeEncoding(file, readFileSync(file, 'utf8')));
 
   if (check) {
     const fresh = new Map(walk(out).map((f) => [relative(out, f), readFileSync(f, 'utf8')]));

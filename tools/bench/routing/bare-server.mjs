@@ -2,11 +2,14 @@
 // serve crank.v1.Worker with plain grpc-js over the same mTLS a worker uses, printing the port.
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { controllerLocation, enroll, readTrust } from '@crank/controller-client';
-import { WorkerService, tuneHeapForRequests } from '@crank/proto';
+import { tuneHeapForRequests } from '@crank/proto';
+import { baselineWorker } from './baseline-codec.mjs';
 
 // --tune-baselines: the bare processes get the garbage-collector tuning the controller and the
-// worker runtime give themselves, for a like-for-like comparison.
-if (process.env.CRANK_BENCH_TUNED === '1') tuneHeapForRequests();
+// worker runtime give themselves, and their message encoding, for a like-for-like comparison.
+const tuned = process.env.CRANK_BENCH_TUNED === '1';
+if (tuned) tuneHeapForRequests();
+export const { service: BaselineWorkerService, Client: BaselineWorkerClient } = baselineWorker(tuned);
 
 /** Enrolls `identity` and returns it (key, certificate, CA). */
 export async function enrollBare(identity) {
@@ -27,7 +30,7 @@ export async function enrollBare(identity) {
  */
 export function serveBare(tls, handlers, onStop = () => undefined) {
   const server = new Server();
-  server.addService(WorkerService, handlers);
+  server.addService(BaselineWorkerService, handlers);
   const credentials = ServerCredentials.createSsl(
     Buffer.from(tls.caPem),
     [{ private_key: Buffer.from(tls.keyPem), cert_chain: Buffer.from(tls.certPem) }],

@@ -3,11 +3,10 @@
 // Crank does (no validation, routing, metrics): the cost of the extra hop alone.
 import { Metadata } from '@grpc/grpc-js';
 import { channelCredentials } from '@crank/controller-client';
-import { WorkerClient } from '@crank/proto';
-import { enrollBare, serveBare } from './bare-server.mjs';
+import { BaselineWorkerClient, enrollBare, serveBare } from './bare-server.mjs';
 
 const identity = await enrollBare('raw-proxy');
-const upstream = new WorkerClient(
+const upstream = new BaselineWorkerClient(
   process.env.CRANK_BENCH_PROXY_TARGET,
   channelCredentials(identity.caPem, identity),
   {

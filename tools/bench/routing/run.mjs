@@ -14,8 +14,9 @@
 // optimizing the hot code: with less, the path with more JavaScript (b) is measured while its
 // background compiler threads still run.
 // The controller and the worker runtime tune V8's garbage collector at start (tuneHeapForRequests
-// in @crank/proto); the bare baselines and this process (the callers) do not, unless
-// --tune-baselines is given, which compares like with like.
+// in @crank/proto) and encode messages with @crank/proto's encodeMessage; the bare baselines and
+// this process (the callers) run untuned with ts-proto's own serializers, unless --tune-baselines
+// is given, which compares like with like.
 //   node tools/bench/routing/run.mjs [--seconds 1] [--rounds 6] [--levels 1,16,64] [--warmup 8]
 //     [--tune-baselines]
 //     [--payloads 46,65536] [--stream-seconds 3] [--only a,b,c,stream]
@@ -35,7 +36,8 @@ import {
   channelCredentials,
   controllerLocation,
 } from '@crank/controller-client';
-import { ExecuteRequest, StreamFrame, WorkerClient, tuneHeapForRequests } from '@crank/proto';
+import { ExecuteRequest, StreamFrame, tuneHeapForRequests } from '@crank/proto';
+import { baselineWorker } from './baseline-codec.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -54,6 +56,7 @@ const { values } = parseArgs({
 const nodeArgs = values['node-args'].split(' ').filter(Boolean);
 const tuneBaselines = values['tune-baselines'];
 if (tuneBaselines) tuneHeapForRequests();
+const { Client: BaselineWorkerClient } = baselineWorker(tuneBaselines);
 const seconds = Number(values.seconds);
 const warmupSeconds = Number(values.warmup);
 const rounds = Number(values.rounds);
@@ -241,7 +244,7 @@ try {
   const identity = await callerIdentity(location, 'bench', { home: join(dataDir, 'caller-home') });
   const crank = CrankClient.create(location.address, identity);
   const bareClient = (port, name) =>
-    new WorkerClient(`127.0.0.1:${port}`, channelCredentials(identity.caPem, identity), {
+    new BaselineWorkerClient(`127.0.0.1:${port}`, channelCredentials(identity.caPem, identity), {
       'grpc.ssl_target_name_override': name,
       'grpc.default_authority': name,
     });

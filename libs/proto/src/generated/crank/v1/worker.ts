@@ -6,6 +6,7 @@
 // source: crank/v1/worker.proto
 
 /* eslint-disable */
+import { encodeMessage } from "../../../encode-message.js";
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import {
   type CallOptions,
@@ -279,18 +280,18 @@ export const WorkerService = {
     path: "/crank.v1.Worker/Execute" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: ExecuteRequest): Buffer => Buffer.from(ExecuteRequest.encode(value).finish()),
+    requestSerialize: (value: ExecuteRequest): Buffer => encodeMessage(ExecuteRequest, value),
     requestDeserialize: (value: Buffer): ExecuteRequest => ExecuteRequest.decode(value),
-    responseSerialize: (value: ExecuteResponse): Buffer => Buffer.from(ExecuteResponse.encode(value).finish()),
+    responseSerialize: (value: ExecuteResponse): Buffer => encodeMessage(ExecuteResponse, value),
     responseDeserialize: (value: Buffer): ExecuteResponse => ExecuteResponse.decode(value),
   },
   executeStream: {
     path: "/crank.v1.Worker/ExecuteStream" as const,
     requestStream: true as const,
     responseStream: true as const,
-    requestSerialize: (value: StreamFrame): Buffer => Buffer.from(StreamFrame.encode(value).finish()),
+    requestSerialize: (value: StreamFrame): Buffer => encodeMessage(StreamFrame, value),
     requestDeserialize: (value: Buffer): StreamFrame => StreamFrame.decode(value),
-    responseSerialize: (value: StreamFrame): Buffer => Buffer.from(StreamFrame.encode(value).finish()),
+    responseSerialize: (value: StreamFrame): Buffer => encodeMessage(StreamFrame, value),
     responseDeserialize: (value: Buffer): StreamFrame => StreamFrame.decode(value),
   },
 } as const;

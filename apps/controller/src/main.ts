@@ -1,7 +1,6 @@
 import { pino } from 'pino';
-import { tuneHeapForRequests } from '@crank/proto';
+import { tuneHeapForRequests, withDeferredDateFormats } from '@crank/proto';
 import type { ControllerApp } from './create-controller-app.js';
-import { withDeferredDateFormats } from './deferred-date-formats.js';
 
 tuneHeapForRequests();
 const { createControllerApp } = await withDeferredDateFormats(() => import('./create-controller-app.js'));

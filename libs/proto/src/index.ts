@@ -104,6 +104,7 @@ export {
   type StreamingModeName,
 } from './wire.js';
 export { tuneHeapForRequests } from './request-heap.js';
+export { withDeferredDateFormats } from './deferred-date-formats.js';
 export { MtlsListener, type MtlsListenerOptions, type TlsMaterial } from './mtls-listener.js';
 export {
   CALL_DURATION_BUCKETS,

@@ -80,3 +80,5 @@ export {
 export { CapabilityError, CrankError } from '@crank/capabilities';
 /** The protobuf event of event-stream capabilities (proto/crank/v1/events.proto), for workers that read its frames. */
 export { StreamEvent } from '@crank/proto';
+/** For a worker's main: loads Nest without the date formatter its logger builds at load. */
+export { withDeferredDateFormats } from '@crank/proto';

@@ -1,13 +1,22 @@
 type DateTimeFormatConstructor = typeof Intl.DateTimeFormat;
 
 /**
- * Runs `load` (the import of the controller's modules) while `Intl.DateTimeFormat` hands out
- * stand-ins that build the real formatter on first use, then puts the original back, whether
- * `load` succeeds or not. Formatters made after `load` are real ones.
+ * Runs `load` (the import of an app's modules) while `Intl.DateTimeFormat` hands out stand-ins
+ * that build the real formatter on first use, then puts the original back, whether `load`
+ * succeeds or not. Formatters made after `load` are real ones.
  *
  * NestJS's logger modules each build a formatter when they are evaluated. The first one maps ICU's
- * locale and calendar data and allocates the formatter: 9 to 10 MB of the controller's idle RSS,
- * for a console logger it never uses (it logs through pino; Nest's own logger is off).
+ * locale and calendar data and allocates the formatter: 8 to 10 MB of a process's idle RSS, for a
+ * console logger that the controller never uses (it logs through pino) and a worker uses for
+ * Nest's own warnings and errors only.
+ *
+ * @example
+ * ```ts
+ * const { NestFactory, AppModule } = await withDeferredDateFormats(async () => ({
+ *   ...(await import('@nestjs/core')),
+ *   ...(await import('./app.module.js')),
+ * }));
+ * ```
  */
 export async function withDeferredDateFormats<T>(load: () => Promise<T>): Promise<T> {
   const Real = Intl.DateTimeFormat;

@@ -49,13 +49,19 @@ function walk(dir) {
  * The service definitions' serializers go through `encodeMessage` (libs/proto/src/encode-message.ts),
  * which reuses one writer and wraps its bytes, instead of ts-proto's
  * `Buffer.from(T.encode(value).finish())`, which grows a new writer per message and copies twice.
+ * Fails when a serializer is left in another shape (a new ts-proto), rather than lose that quietly.
  */
 function routeEncoding(file, source) {
-  const serializer = /Buffer\.from\((\w+)\.encode\(value\)\.finish\(\)\)/g;
-  if (!serializer.test(source)) return source;
+  const routed = source.replace(
+    /Buffer\.from\((\w+)\.encode\(value\)\.finish\(\)\)/g,
+    'encodeMessage($1, value)',
+  );
+  const missed = /(request|response)Serialize: \(value: \w+\): Buffer => (?!encodeMessage\()/.exec(routed);
+  if (missed)
+    throw new Error(`${relative(out, file)}: a serializer not routed to encodeMessage: ${missed[0]}`);
+  if (routed === source) return source;
   const from = relative(dirname(join(target, relative(out, file))), join(target, '../encode-message.js'));
-  const routed = source.replace(serializer, 'encodeMessage($1, value)');
-  // After ts-proto's own imports, which follow its header comments.
+  // After ts-proto's header comments, before its own imports.
   const firstImport = routed.indexOf('\nimport ');
   return `${routed.slice(0, firstImport)}\nimport { encodeMessage } from "${from}";${routed.slice(firstImport)}`;
 }

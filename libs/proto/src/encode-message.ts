@@ -16,9 +16,10 @@ let shared = new BinaryWriter();
  * per message, which starts at 128 bytes and doubles, copying, until the message fits; then
  * `finish()` copies the bytes out and `Buffer.from` copies them once more. Here one writer is kept
  * between messages (encoding is synchronous: no two messages share it at once) and the finished
- * bytes are wrapped, not copied: a 64 KiB message encodes three to four times faster and allocates a
- * quarter of the memory. After a message larger than {@link KEPT_WRITER_BYTES} the
- * writer is dropped, so that one large message does not stay resident.
+ * bytes are wrapped, not copied: a 64 KiB message encodes three to four times faster, and allocates
+ * its own size once (ts-proto's: a writer doubled from 128 bytes to 128 KiB, then two copies).
+ * After a message larger than {@link KEPT_WRITER_BYTES} the writer is dropped, so that one large
+ * message does not stay resident.
  */
 export function encodeMessage<T>(type: MessageEncoder<T>, message: T): Buffer {
   let bytes: Uint8Array;

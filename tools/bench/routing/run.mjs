@@ -8,8 +8,9 @@
 // at concurrency 1, 16 and 64, for a small and a 64 KiB JSON payload; then records/s through a
 // bidi stream of 1 KiB records, (c) a bare grpc-js relay against (b) InvokeStream. Each cell is
 // measured in several rounds, each in another order of the paths, and the medians are printed:
-// the machine is shared, and a burst of noise must not land on one path only. CPU per call is
-// read from /proc for every process. Needs `npx nx run-many -t build`.
+// the machine is shared, and a burst of noise must not land on one path only; cells at
+// concurrency 1, which hold the fewest calls, run twice the rounds. CPU per call is read from
+// /proc for every process (its threads' run time). Needs `npx nx run-many -t build`.
 // Every path is first warmed for --warmup seconds per payload, long enough for V8 to finish
 // optimizing the hot code: with less, the path with more JavaScript (b) is measured while its
 // background compiler threads still run.
@@ -22,7 +23,7 @@
 //     [--payloads 46,65536] [--stream-seconds 3] [--only a,b,c,stream]
 //     [--node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"]   (profiles the controller and workers)
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -102,8 +103,21 @@ function start(script, env, event) {
   });
 }
 
-/** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
+/**
+ * CPU time (ms) a process has used so far, from /proc (Linux): the sum of its threads' run time in
+ * nanoseconds (`schedstat`). `stat` counts whole clock ticks of 10 ms, which is 2 to 4% of what a
+ * process spends in a round at concurrency 1; it is the fallback where schedstat is missing.
+ */
 function cpuMs(pid) {
+  try {
+    let ns = 0;
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    }
+    if (Number.isFinite(ns) && ns > 0) return ns / 1e6;
+  } catch {
+    // a thread ended between the listing and the read, or no schedstat: ticks below
+  }
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 1/100 s
@@ -172,11 +186,11 @@ function orders(items) {
  * of the paths. Not a rotation: with three paths a rotation always runs (c) right after (a), which
  * shares its echo server, and (b) after a path that left the controller and worker idle.
  */
-async function compare(paths) {
+async function compare(paths, roundCount = rounds) {
   const names = Object.keys(paths).filter((name) => only.has(name));
   const samples = Object.fromEntries(names.map((name) => [name, []]));
   const sequences = orders(names);
-  for (let round = 0; round < rounds; round++) {
+  for (let round = 0; round < roundCount; round++) {
     for (const name of sequences[round % sequences.length]) {
       samples[name].push(await withCpu(paths[name].watched, paths[name].run));
     }
@@ -278,7 +292,14 @@ try {
         c: { run: () => measureCalls(calls.c, concurrency), watched: watchC },
         b: { run: () => measureCalls(calls.b, concurrency), watched: watchB },
       };
-      results.push({ size: JSON.stringify(input).length, concurrency, ...(await compare(paths)) });
+      // A round at concurrency 1 holds a third to a quarter of the calls of one at 16 or 64, and
+      // its figures swing as much more with the machine's noise: twice the rounds there.
+      const roundCount = concurrency === 1 ? rounds * 2 : rounds;
+      results.push({
+        size: JSON.stringify(input).length,
+        concurrency,
+        ...(await compare(paths, roundCount)),
+      });
     }
   }
 
@@ -339,7 +360,7 @@ try {
   const rate = (r) => r.rate;
   const cpu = (who) => (r) => r.cpuUs[who];
   console.log(
-    `routing benchmark: medians of ${rounds} rounds, ${seconds} s per cell; each round runs the paths in another order`,
+    `routing benchmark: medians of ${rounds} rounds (${rounds * 2} at concurrency 1), ${seconds} s per cell; each round runs the paths in another order`,
   );
   console.log(
     tuneBaselines

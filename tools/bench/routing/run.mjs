@@ -23,7 +23,7 @@
 //     [--payloads 46,65536] [--stream-seconds 3] [--only a,b,c,stream]
 //     [--node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"]   (profiles the controller and workers)
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -103,22 +103,28 @@ function start(script, env, event) {
   });
 }
 
+/** Whether this kernel keeps per-thread run times (schedstat); decided once, for every reading. */
+const hasSchedstat = existsSync(`/proc/${process.pid}/task/${process.pid}/schedstat`);
+
 /**
  * CPU time (ms) a process has used so far, from /proc (Linux): the sum of its threads' run time in
  * nanoseconds (`schedstat`). `stat` counts whole clock ticks of 10 ms, which is 2 to 4% of what a
- * process spends in a round at concurrency 1; it is the fallback where schedstat is missing.
+ * process spends in a round at concurrency 1; it is used only where schedstat is missing, so that
+ * the two readings of a round are never taken in different units.
  */
 function cpuMs(pid) {
   try {
-    let ns = 0;
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    if (hasSchedstat) {
+      let ns = 0;
+      for (const task of readdirSync(`/proc/${pid}/task`)) {
+        try {
+          ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+        } catch {
+          // the thread ended since the listing
+        }
+      }
+      return ns / 1e6;
     }
-    if (Number.isFinite(ns) && ns > 0) return ns / 1e6;
-  } catch {
-    // a thread ended between the listing and the read, or no schedstat: ticks below
-  }
-  try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 1/100 s
   } catch {

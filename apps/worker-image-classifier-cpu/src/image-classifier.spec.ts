@@ -74,11 +74,19 @@ describe('ImageClassifier', () => {
 
   it('runs concurrent calls as one batch and answers each in its order', async () => {
     const model = new ColourModel();
-    const subject = classifier(model);
+    // The batch fills at three images; the long window only bounds the wait, so how long each
+    // call's decoding takes on a busy machine cannot split the batch.
+    const subject = new ImageClassifier(model, {
+      preprocess: compilePreprocessOptions({ size: 4 }),
+      unsafeLabels: ['hentai', 'porn', 'sexy'],
+      batchWindowMs: 10_000,
+      maxBatch: 3,
+    });
+    const [red, green, blue] = await Promise.all([png('#ff0000'), png('#00ff00'), png('#0000ff')]);
     const signal = new AbortController().signal;
     const [a, b] = await Promise.all([
-      subject.classify([await png('#ff0000'), await png('#00ff00')], 0.5, signal, 'images'),
-      subject.classify([await png('#0000ff')], 0.5, signal),
+      subject.classify([red, green], 0.5, signal, 'images'),
+      subject.classify([blue], 0.5, signal),
     ]);
     expect(model.batches).toEqual([3]);
     expect(a?.map((r) => r.label)).toEqual(['porn', 'neutral']);

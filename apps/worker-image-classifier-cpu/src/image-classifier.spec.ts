@@ -39,12 +39,16 @@ const png = (background: string, width = 30, height = 20): Promise<Buffer> =>
     .png()
     .toBuffer();
 
-function classifier(model = new ColourModel()): ImageClassifier {
+function classifier(
+  model = new ColourModel(),
+  batching: { batchWindowMs?: number; maxBatch?: number } = {},
+): ImageClassifier {
   return new ImageClassifier(model, {
     preprocess: compilePreprocessOptions({ size: 4 }),
     unsafeLabels: ['hentai', 'porn', 'sexy'],
     batchWindowMs: 5,
     maxBatch: 64,
+    ...batching,
   });
 }
 
@@ -76,12 +80,7 @@ describe('ImageClassifier', () => {
     const model = new ColourModel();
     // The batch fills at three images; the long window only bounds the wait, so how long each
     // call's decoding takes on a busy machine cannot split the batch.
-    const subject = new ImageClassifier(model, {
-      preprocess: compilePreprocessOptions({ size: 4 }),
-      unsafeLabels: ['hentai', 'porn', 'sexy'],
-      batchWindowMs: 10_000,
-      maxBatch: 3,
-    });
+    const subject = classifier(model, { batchWindowMs: 10_000, maxBatch: 3 });
     const [red, green, blue] = await Promise.all([png('#ff0000'), png('#00ff00'), png('#0000ff')]);
     const signal = new AbortController().signal;
     const [a, b] = await Promise.all([
@@ -95,12 +94,7 @@ describe('ImageClassifier', () => {
 
   it('splits a call of more images than one inference takes', async () => {
     const model = new ColourModel();
-    const subject = new ImageClassifier(model, {
-      preprocess: compilePreprocessOptions({ size: 4 }),
-      unsafeLabels: ['hentai', 'porn', 'sexy'],
-      batchWindowMs: 5,
-      maxBatch: 2,
-    });
+    const subject = classifier(model, { maxBatch: 2 });
     const images = await Promise.all(['#ff0000', '#0000ff', '#00ff00'].map((colour) => png(colour)));
     const results = await subject.classify(images, 0.5, new AbortController().signal, 'images');
     expect(results.map((r) => r.label)).toEqual(['porn', 'drawing', 'neutral']);

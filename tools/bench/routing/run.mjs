@@ -188,9 +188,17 @@ function orders(items) {
 }
 
 /**
- * Measures `paths` (name -> { run, watched }) in `rounds` rounds, each in the next of every order
- * of the paths. Not a rotation: with three paths a rotation always runs (c) right after (a), which
- * shares its echo server, and (b) after a path that left the controller and worker idle.
+ * Rounds per cell: a round at concurrency 1 holds a third to a quarter of the calls of one at 16
+ * or 64, and its figures swing as much more with the machine's noise, so it runs twice as many.
+ */
+function roundsAt(concurrency) {
+  return concurrency === 1 ? rounds * 2 : rounds;
+}
+
+/**
+ * Measures `paths` (name -> { run, watched }) in `roundCount` rounds, each in the next of every
+ * order of the paths. Not a rotation: with three paths a rotation always runs (c) right after (a),
+ * which shares its echo server, and (b) after a path that left the controller and worker idle.
  */
 async function compare(paths, roundCount = rounds) {
   const names = Object.keys(paths).filter((name) => only.has(name));
@@ -298,13 +306,10 @@ try {
         c: { run: () => measureCalls(calls.c, concurrency), watched: watchC },
         b: { run: () => measureCalls(calls.b, concurrency), watched: watchB },
       };
-      // A round at concurrency 1 holds a third to a quarter of the calls of one at 16 or 64, and
-      // its figures swing as much more with the machine's noise: twice the rounds there.
-      const roundCount = concurrency === 1 ? rounds * 2 : rounds;
       results.push({
         size: JSON.stringify(input).length,
         concurrency,
-        ...(await compare(paths, roundCount)),
+        ...(await compare(paths, roundsAt(concurrency))),
       });
     }
   }
@@ -366,7 +371,7 @@ try {
   const rate = (r) => r.rate;
   const cpu = (who) => (r) => r.cpuUs[who];
   console.log(
-    `routing benchmark: medians of ${rounds} rounds (${rounds * 2} at concurrency 1), ${seconds} s per cell; each round runs the paths in another order`,
+    `routing benchmark: medians of ${rounds} rounds (${roundsAt(1)} at concurrency 1), ${seconds} s per cell; each round runs the paths in another order`,
   );
   console.log(
     tuneBaselines
